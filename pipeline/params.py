@@ -1,0 +1,109 @@
+"""Reading params.yaml and composing it from conf/ (the Hydra composition `dvc exp run` does)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganforge.config import from_dict
+from ganforge.errors import ConfigError, unknown_name
+
+PARAMS_FILE = "params.yaml"
+CONF_DIR = "conf"
+MIRROR_ENV = "GANFORGE_DATA_MIRROR"
+OFFLINE_ENV = "GANFORGE_OFFLINE"
+
+
+def load_params(root: Path) -> dict[str, Any]:
+    """params.yaml of the project at `root`, as a dict."""
+    path = root / PARAMS_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: run from the project root (where dvc.yaml is)")
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections")
+    return params
+
+
+def section(params: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A top-level section of params.yaml (a mapping)."""
+    value = params.get(key)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"params.yaml: section {key!r} is missing or not a mapping")
+    return dict(value)
+
+
+def entry(params: Mapping[str, Any], key: str, name: str, kind: str) -> dict[str, Any]:
+    """`params[key][name]`, or an error listing the known names."""
+    table = section(params, key)
+    if name not in table:
+        raise unknown_name(kind, name, list(table))
+    value = table[name]
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"params.yaml: {key}.{name} must be a mapping")
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """The `data:` section: where raw files come from."""
+
+    mirror: str | None = None
+    offline: bool = False
+    verify_checksums: bool = True
+    download_timeout_s: float = 60.0
+
+
+def _env_flag(value: str) -> bool:
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{OFFLINE_ENV}={value!r}: use 1 or 0")
+
+
+def data_settings(params: Mapping[str, Any], root: Path) -> tuple[DataSettings, Path | None]:
+    """The data settings and the mirror folder; the environment wins over params.yaml."""
+    settings = from_dict(DataSettings, params.get("data"), "data")
+    if OFFLINE_ENV in os.environ:
+        settings = DataSettings(
+            settings.mirror,
+            _env_flag(os.environ[OFFLINE_ENV]),
+            settings.verify_checksums,
+            settings.download_timeout_s,
+        )
+    raw_mirror = os.environ.get(MIRROR_ENV) or settings.mirror
+    if not raw_mirror:
+        return settings, None
+    mirror = Path(raw_mirror).expanduser()
+    mirror = mirror if mirror.is_absolute() else (root / mirror)
+    if not mirror.is_dir():
+        origin = MIRROR_ENV if os.environ.get(MIRROR_ENV) else "data.mirror"
+        raise ConfigError(f"{origin}={raw_mirror!r}: {mirror} is not a folder")
+    return settings, mirror.resolve()
+
+
+def compose(root: Path, overrides: list[str]) -> str:
+    """params.yaml composed from conf/ with Hydra overrides, as `dvc exp run` writes it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    conf = (root / CONF_DIR).resolve()
+    try:
+        with initialize_config_dir(str(conf), version_base=None):
+            cfg = hydra_compose(config_name="config", overrides=overrides)
+        OmegaConf.resolve(cfg)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"cannot compose {conf}: {str(exc).splitlines()[0]}") from exc
+    return OmegaConf.to_yaml(cfg)

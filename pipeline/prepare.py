@@ -1,0 +1,52 @@
+"""`prepare <dataset>`: raw files (or code, or another prepared dataset) to one prepared file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ganforge.data import SourceContext, build_dataset, save_prepared
+from ganforge.data.prepared import PreparedDataset
+from pipeline.params import data_settings, entry, load_params
+
+RAW_DIR = Path("data/raw")
+PREPARED_DIR = Path("data/prepared")
+
+
+def source_context(name: str, root: Path) -> tuple[SourceContext, dict]:
+    """The dataset's params and the context its source runs in."""
+    params = load_params(root)
+    spec = entry(params, "datasets", name, "dataset")
+    settings, mirror = data_settings(params, root)
+    ctx = SourceContext(
+        name=name,
+        raw_dir=root / RAW_DIR,
+        prepared_dir=root / PREPARED_DIR,
+        mirror=mirror,
+        offline=settings.offline,
+        verify_checksums=settings.verify_checksums,
+        timeout_s=settings.download_timeout_s,
+    )
+    return ctx, spec
+
+
+def describe(ds: PreparedDataset) -> str:
+    shapes = ", ".join(
+        f"{k} {'×'.join(map(str, v.shape[1:]))}" for k, v in ds.tensors.items() if not k.startswith("labels")
+    )
+    classes = f", {len(ds.class_names)} classes" if ds.class_names else ""
+    stand_in = f" (stand-in for {ds.meta['stand_in_for']})" if ds.meta.get("stand_in_for") else ""
+    return f"{len(ds)} examples [{shapes}]{classes}{stand_in}"
+
+
+def prepare(name: str, root: Path) -> str:
+    """Prepare one dataset; return a one-line summary."""
+    start = time.perf_counter()
+    ctx, spec = source_context(name, root)
+    ds = build_dataset(spec, ctx)
+    data_path, _ = save_prepared(ds, ctx.prepared_dir)
+    size_mb = data_path.stat().st_size / 1e6
+    return (
+        f"prepared {name}: {describe(ds)} in {time.perf_counter() - start:.1f} s "
+        f"-> {data_path.relative_to(root)} ({size_mb:.1f} MB)"
+    )

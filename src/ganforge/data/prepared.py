@@ -1,0 +1,176 @@
+"""The prepared-dataset contract: one `.pt` file of tensors per dataset and a metadata JSON
+beside it. Every later stage reads datasets through `load_prepared`; nothing decodes an
+image after the prepare stage."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from ganforge.errors import DataError, MissingDataError
+from ganforge.io import atomic_path, sha256_file, write_json
+
+FORMAT_VERSION = 1
+
+Kind = Literal["images", "points", "paired", "unpaired"]
+
+# Which tensors each kind of dataset holds; optional ones may be absent.
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "images": ("images",),
+    "points": ("points",),
+    "paired": ("a", "b"),
+    "unpaired": ("a", "b"),
+}
+_OPTIONAL: dict[str, tuple[str, ...]] = {
+    "images": ("labels",),
+    "points": ("labels",),
+    "paired": ("labels",),
+    "unpaired": ("labels_a", "labels_b", "a_to_b", "b_to_a"),
+}
+
+
+@dataclass
+class PreparedDataset:
+    """A decoded dataset held in memory.
+
+    `images`: uint8 N×C×H×W; `points`: float32 N×2; `paired`: aligned uint8 `a` and `b`;
+    `unpaired`: uint8 `a` and `b` with no pairing, plus the true translations `a_to_b` and
+    `b_to_a` where the mapping is known. Labels are int64 class indices into `class_names`.
+    """
+
+    name: str
+    kind: Kind
+    tensors: dict[str, torch.Tensor]
+    class_names: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def images(self) -> torch.Tensor:
+        return self.tensors["images"]
+
+    @property
+    def labels(self) -> torch.Tensor | None:
+        return self.tensors.get("labels")
+
+    @property
+    def points(self) -> torch.Tensor:
+        return self.tensors["points"]
+
+    def __len__(self) -> int:
+        return int(self.tensors[_REQUIRED[self.kind][0]].shape[0])
+
+
+def validate(ds: PreparedDataset) -> None:
+    """Check that the tensors match the dataset kind; raise DataError if not."""
+    where = f"dataset {ds.name!r}"
+    if ds.kind not in _REQUIRED:
+        raise DataError(f"{where}: unknown kind {ds.kind!r}; known kinds: {sorted(_REQUIRED)}")
+    allowed = set(_REQUIRED[ds.kind]) | set(_OPTIONAL[ds.kind])
+    missing = [k for k in _REQUIRED[ds.kind] if k not in ds.tensors]
+    extra = sorted(set(ds.tensors) - allowed)
+    if missing or extra:
+        raise DataError(f"{where}: {ds.kind} data needs {missing or 'nothing more'}, has extra {extra}")
+    for key, tensor in ds.tensors.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise DataError(f"{where}: {key} is a {type(tensor).__name__}, not a tensor")
+        _check_tensor(where, ds.kind, key, tensor)
+    _check_lengths(where, ds)
+    for key in ("labels", "labels_a", "labels_b"):
+        labels = ds.tensors.get(key)
+        if labels is not None and labels.numel() and ds.class_names:
+            hi = int(labels.max())
+            if int(labels.min()) < 0 or hi >= len(ds.class_names):
+                raise DataError(f"{where}: {key} out of range for {len(ds.class_names)} classes")
+
+
+def _check_tensor(where: str, kind: str, key: str, tensor: torch.Tensor) -> None:
+    if key.startswith("labels"):
+        if tensor.dtype != torch.int64 or tensor.dim() != 1:
+            raise DataError(f"{where}: {key} must be a 1-d int64 tensor")
+    elif kind == "points":
+        if tensor.dtype != torch.float32 or tensor.dim() != 2:
+            raise DataError(f"{where}: {key} must be a float32 N×D tensor")
+    elif tensor.dtype != torch.uint8 or tensor.dim() != 4:
+        raise DataError(f"{where}: {key} must be a uint8 N×C×H×W tensor")
+
+
+def _check_lengths(where: str, ds: PreparedDataset) -> None:
+    t = ds.tensors
+    groups: list[tuple[str, ...]] = {
+        "images": [("images", "labels")],
+        "points": [("points", "labels")],
+        "paired": [("a", "b", "labels")],
+        "unpaired": [("a", "labels_a", "a_to_b"), ("b", "labels_b", "b_to_a")],
+    }[ds.kind]
+    for group in groups:
+        sizes = {k: int(t[k].shape[0]) for k in group if k in t}
+        if len(set(sizes.values())) > 1:
+            raise DataError(f"{where}: tensors disagree on the number of examples: {sizes}")
+
+
+def dataset_paths(prepared_dir: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
+    """The `.pt` data file and the `.json` metadata file of a prepared dataset."""
+    root = Path(prepared_dir)
+    return root / f"{name}.pt", root / f"{name}.json"
+
+
+def summarize(ds: PreparedDataset) -> dict[str, Any]:
+    """Counts, shapes and classes of a dataset, for its metadata file."""
+    return {
+        "kind": ds.kind,
+        "examples": len(ds),
+        "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")}
+                    for k, v in sorted(ds.tensors.items())},
+        "class_names": list(ds.class_names),
+    }
+
+
+def save_prepared(ds: PreparedDataset, prepared_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write the data file and its metadata atomically; return both paths."""
+    data_path, meta_path = dataset_paths(prepared_dir, ds.name)
+    payload = {
+        "format": FORMAT_VERSION,
+        "name": ds.name,
+        "kind": ds.kind,
+        "tensors": {k: v.contiguous() for k, v in ds.tensors.items()},
+        "class_names": list(ds.class_names),
+    }
+    with atomic_path(data_path) as tmp:
+        torch.save(payload, tmp)
+        digest = sha256_file(tmp)
+        meta = {"dataset": ds.name, **ds.meta, **summarize(ds), "data_sha256": digest}
+        write_json(meta_path, meta)
+    return data_path, meta_path
+
+
+def load_prepared(prepared_dir: str | os.PathLike[str], name: str) -> PreparedDataset:
+    """Load a prepared dataset (tensors only, never code: `weights_only=True`)."""
+    data_path, meta_path = dataset_paths(prepared_dir, name)
+    if not data_path.is_file():
+        raise MissingDataError(
+            f"prepared dataset {name!r} not found at {data_path}: run `dvc repro prepare@{name}`"
+        )
+    try:
+        payload = torch.load(data_path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise DataError(f"{data_path} is not a readable prepared dataset ({exc}); re-run its prepare stage") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+        raise DataError(f"{data_path} has an unknown format; re-run its prepare stage")
+    meta: dict[str, Any] = {}
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    return PreparedDataset(
+        name=payload["name"],
+        kind=payload["kind"],
+        tensors=dict(payload["tensors"]),
+        class_names=list(payload["class_names"]),
+        meta=meta,
+    )

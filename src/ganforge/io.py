@@ -1,0 +1,80 @@
+"""Atomic file output and checksums: every output is written to a temporary name in the same
+folder and renamed into place, so an interrupted write leaves nothing half-written."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+_CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success rename it onto `target`.
+
+    On any exception the temporary file is removed and `target` is left untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write `data` as indented, key-sorted JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def md5_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ManifestDigest:
+    """One SHA-256 over many named blobs (name and content digest of each, in reading order),
+    so a folder or archive of thousands of files has a single checksum in the metadata."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self.files = 0
+
+    def add(self, name: str, data: bytes) -> bytes:
+        self._digest.update(f"{name}\t{sha256_bytes(data)}\n".encode())
+        self.files += 1
+        return data
+
+    def reader(self, name: str, read: Any) -> Any:
+        """Wrap a zero-argument read function so what it returns is added to the digest."""
+        return lambda: self.add(name, read())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()

@@ -1,0 +1,126 @@
+"""Small fixtures in the real raw formats, made by the tests themselves: gzip IDX files, JPEG
+folders with labels.csv, Kaggle-style zips, pix2pix/CycleGAN archives, and a whole mirror."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of a uint8 array."""
+    assert array.dtype == np.uint8
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.tobytes()
+
+
+def write_idx_gz(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(idx_bytes(array), mtime=0))
+    return path
+
+
+def digit_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n 28×28 'digits' (a bright bar whose position encodes the label) and their labels."""
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    images = rng.integers(0, 30, size=(n, 28, 28), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        images[i, 4:24, 2 + 2 * label : 4 + 2 * label] = 255
+    return images, labels
+
+
+def write_mnist_split(folder: Path, split: str, n: int, seed: int = 0) -> None:
+    """An MNIST-style split (images and labels, gzip IDX) in `folder`."""
+    prefix = {"train": "train", "test": "t10k"}[split]
+    images, labels = digit_images(n, seed)
+    write_idx_gz(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+    write_idx_gz(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+
+
+def jpeg_bytes(rgb: tuple[int, int, int], size: tuple[int, int] = (40, 30), quality: int = 90) -> bytes:
+    img = Image.new("RGB", size, rgb)
+    for x in range(size[0] // 4, size[0] // 2):  # a dark block, so images are not flat
+        for y in range(size[1] // 4, size[1] // 2):
+            img.putpixel((x, y), (10, 10, 10))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def write_image_folder(
+    folder: Path,
+    n: int,
+    groups: tuple[str, ...] = ("Animals", "Flags", "Food"),
+    size: tuple[int, int] = (40, 30),
+    bad: int = 0,
+) -> list[str]:
+    """`folder/images/NNNNN.jpg` and `folder/labels.csv` (file,group,name), as emoji64 is laid
+    out; the last `bad` images are truncated JPEGs. Returns the file names."""
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    names, rows = [], ["file,group,name"]
+    for i in range(n):
+        name = f"{i:05d}.jpg"
+        data = jpeg_bytes((40 * (i % 6), 255 - 20 * (i % 10), 128), size)
+        (images / name).write_bytes(truncated(data) if i >= n - bad else data)
+        names.append(name)
+        rows.append(f"{name},{groups[i % len(groups)]},thing {i}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return names
+
+
+def write_kaggle_zip(path: Path, n: int, bad: int = 0) -> Path:
+    """A zip laid out like Kaggle's animefacedataset.zip: `images/<k>_<year>.jpg`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(n):
+            data = jpeg_bytes((200, 30 * (i % 8), 90), size=(90 + i % 7, 96))
+            zf.writestr(f"images/{i}_{2000 + i % 20}.jpg", truncated(data) if i >= n - bad else data)
+    return path
+
+
+def write_pix2pix_tar(path: Path, name: str, split: str, n: int) -> Path:
+    """A pix2pix-style archive: `<name>/<split>/<k>.jpg`, each image A|B side by side."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tf:
+        for i in range(n):
+            img = Image.new("RGB", (64, 32), (255, 0, 0))
+            img.paste(Image.new("RGB", (32, 32), (0, 0, 255)), (32, 0))
+            buf = io.BytesIO()
+            img.save(buf, format="JPEG", quality=95)
+            info = tarfile.TarInfo(f"{name}/{split}/{i + 1}.jpg")
+            info.size = len(buf.getvalue())
+            tf.addfile(info, io.BytesIO(buf.getvalue()))
+    return path
+
+
+def write_cyclegan_zip(path: Path, name: str, n_a: int, n_b: int) -> Path:
+    """A CycleGAN-style archive: `<name>/trainA/*.jpg` and `<name>/trainB/*.jpg`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(n_a):
+            zf.writestr(f"{name}/trainA/a_{i}.jpg", jpeg_bytes((180, 120, 60), (48, 48)))
+        for i in range(n_b):
+            zf.writestr(f"{name}/trainB/b_{i}.jpg", jpeg_bytes((250, 250, 250), (48, 48)))
+    return path
+
+
+def build_mirror(root: Path, mnist_test: int = 400, emoji: int = 96) -> Path:
+    """A small mirror laid out like shared/datasets (MNIST test split only, Fashion-MNIST
+    both splits, an emoji64-like JPEG folder with labels.csv)."""
+    write_mnist_split(root / "mnist", "test", mnist_test)
+    write_mnist_split(root / "fashion-mnist", "train", mnist_test, seed=1)
+    write_mnist_split(root / "fashion-mnist", "test", mnist_test // 2, seed=2)
+    write_image_folder(root / "emoji64", emoji, size=(64, 64))
+    return root

@@ -1,0 +1,56 @@
+"""A throw-away copy of the project for tests that drive the real CLI and DVC."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ("src", "pipeline", "conf", "dvc.yaml", "params.yaml", ".dvcignore", "pyproject.toml")
+
+
+def copy_project(target: Path) -> Path:
+    """Copy the code, configuration and DVC set-up (no data, no outputs) to `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, target / name, ignore=ignore)
+        else:
+            shutil.copy2(src, target / name)
+    (target / ".dvc").mkdir()
+    shutil.copy2(ROOT / ".dvc" / "config", target / ".dvc" / "config")
+    shutil.copy2(ROOT / ".gitignore", target / ".gitignore")
+    return target
+
+
+def project_env(project: Path, **extra: str) -> dict[str, str]:
+    """Environment in which `python`, `dvc` and the copy's own code are found."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GANFORGE_", "DVC_", "MLFLOW_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = f"{project / 'src'}{os.pathsep}{project}"
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "ganforge tests"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "tests@ganforge.invalid"
+    env.update(extra)
+    return env
+
+
+def run(
+    args: list[str], project: Path, env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def git_commit_all(project: Path, env: dict[str, str]) -> None:
+    run(["git", "init", "-q", "-b", "main"], project, env)
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-q", "-m", "test project"], project, env)

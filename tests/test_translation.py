@@ -1,0 +1,94 @@
+import pytest
+import torch
+
+from ganforge.data.prepared import PreparedDataset, save_prepared
+from ganforge.data.translation import (
+    EdgesConfig,
+    RecolorConfig,
+    edge_maps,
+    make_edges,
+    make_recolor,
+    recolor,
+    uncolor,
+)
+from ganforge.errors import DataError, MissingDataError
+
+
+def square_image(size=32, lo=20, hi=220):
+    img = torch.full((1, 3, size, size), lo, dtype=torch.uint8)
+    img[:, :, 8:24, 8:24] = hi
+    return img
+
+
+def test_edges_trace_the_outline_of_a_square():
+    edges = edge_maps(square_image(), EdgesConfig(from_dataset="x"))[0, 0]
+    on = edges == 0
+    assert on[8:24, 7:9].any(dim=1).all() and on[8:24, 23:25].any(dim=1).all()  # left and right sides
+    assert not on[12:20, 12:20].any()  # the flat inside has no edges
+    assert not on[:4, :].any() and not on[:, 28:].any()  # nor the flat outside
+    assert set(edges.unique().tolist()) <= {0, 255}
+
+
+def test_flat_image_has_no_edges():
+    flat = torch.full((2, 1, 16, 16), 90, dtype=torch.uint8)
+    assert (edge_maps(flat, EdgesConfig(from_dataset="x")) == 255).all()
+
+
+def test_recolor_round_trip():
+    gray = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
+    fg, bg = (255, 200, 0), (20, 40, 120)
+    rgb = recolor(gray, fg, bg)
+    assert rgb.shape == (1, 3, 16, 16)
+    assert rgb[0, :, 0, 0].tolist() == list(bg) and rgb[0, :, 15, 15].tolist() == list(fg)
+    assert (uncolor(rgb, fg, bg).int() - gray.int()).abs().max() <= 1
+
+
+def _save_source(ctx, name, images, labels=None, classes=()):
+    tensors = {"images": images}
+    if labels is not None:
+        tensors["labels"] = labels
+    save_prepared(
+        PreparedDataset(name, "images", tensors, list(classes), {"stand_in": True, "stand_in_for": "anime"}),
+        ctx.prepared_dir,
+    )
+
+
+def test_recolor_set_uses_disjoint_halves_and_keeps_the_true_mapping(ctx_factory):
+    ctx = ctx_factory("digits2color")
+    n = 21
+    images = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 4, 4).contiguous()
+    _save_source(ctx, "digits", images, torch.arange(n) % 3, ["a", "b", "c"])
+    ds = make_recolor(RecolorConfig(from_dataset="digits", seed=4), ctx)
+    a_ids = set(ds.tensors["a"][:, 0, 0, 0].tolist())
+    b_ids = set(ds.tensors["b_to_a"][:, 0, 0, 0].tolist())
+    assert len(a_ids) == len(b_ids) == 10 and not a_ids & b_ids
+    assert torch.equal(ds.tensors["a_to_b"], recolor(ds.tensors["a"], (255, 200, 0), (20, 40, 120)))
+    assert torch.equal(ds.tensors["b"], recolor(ds.tensors["b_to_a"], (255, 200, 0), (20, 40, 120)))
+    assert torch.equal(ds.tensors["labels_a"], ds.tensors["a"][:, 0, 0, 0].long() % 3)
+    assert ds.meta["counts"] == {"a": 10, "b": 10, "skipped": 1}
+
+
+def test_edges_set_pairs_each_image_with_its_edges(ctx_factory):
+    ctx = ctx_factory("edges2sq")
+    _save_source(ctx, "squares", square_image().expand(3, -1, -1, -1).contiguous())
+    ds = make_edges(EdgesConfig(from_dataset="squares"), ctx)
+    assert ds.kind == "paired" and ds.tensors["a"].shape == (3, 1, 32, 32)
+    assert torch.equal(ds.tensors["b"], square_image().expand(3, -1, -1, -1))
+    assert ds.meta["stand_in"] is True and ds.meta["derived_from"] == "squares"
+
+
+def test_recolor_needs_grayscale(ctx_factory):
+    ctx = ctx_factory("x")
+    _save_source(ctx, "rgb", square_image())
+    with pytest.raises(DataError, match="needs a grayscale dataset"):
+        make_recolor(RecolorConfig(from_dataset="rgb"), ctx)
+
+
+def test_missing_source_dataset(ctx_factory):
+    with pytest.raises(MissingDataError, match=r"run `dvc repro prepare@nothing`"):
+        make_edges(EdgesConfig(from_dataset="nothing"), ctx_factory("x"))
+
+
+def test_bad_thresholds():
+    with pytest.raises(ValueError, match="low <= high"):
+        EdgesConfig(from_dataset="x", low=0.5, high=0.2)
