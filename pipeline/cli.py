@@ -48,6 +48,39 @@ def prepare_cmd(
     typer.echo(prepare(dataset, Path.cwd()))
 
 
+@app.command("configure")
+@user_errors
+def configure_cmd(
+    variant: Annotated[str, typer.Argument(help="A variant named in params.yaml `variants:`.")],
+) -> None:
+    """Resolve a variant (global train block + its overrides) into data/configs/<variant>.json."""
+    from pipeline.variants import configure
+
+    typer.echo(configure(variant, Path.cwd()))
+
+
+@app.command("train")
+@user_errors
+def train_cmd(
+    variant: Annotated[str, typer.Argument(help="A configured variant.")],
+    seed: Annotated[int, typer.Option(help="Seed of every random source of the run.")] = 0,
+) -> None:
+    """Train one (variant, seed) run, resuming from its checkpoint if there is one."""
+    from pipeline.train import train
+
+    typer.echo(train(variant, seed, Path.cwd()))
+
+
+@app.command("sample")
+@user_errors
+def sample_cmd(variant: Annotated[str, typer.Argument(help="A trained variant.")]) -> None:
+    """Draw evaluation samples and figures from every trained run (run.seeds) of a variant."""
+    from pipeline.sample import sample_variant
+
+    for line in sample_variant(variant, Path.cwd()):
+        typer.echo(line)
+
+
 @app.command("params")
 @user_errors
 def params_cmd(

@@ -72,7 +72,7 @@ def test_prepare_from_a_mirror(project, tmp_path, monkeypatch):
     (project / "params.yaml").write_text(text)
     result = runner.invoke(app, ["prepare", "emoji64"])
     assert result.exit_code == 0, result.output
-    assert "prepared emoji64: 96 examples [images 3×64×64], 3 classes (stand-in for anime)" in result.output
+    assert "prepared emoji64: 96 examples [images 3×32×32], 3 classes (stand-in for anime)" in result.output
     assert sorted(p.name for p in (project / "data" / "prepared").iterdir()) == ["emoji64.json", "emoji64.pt"]
 
 

@@ -36,3 +36,15 @@ def test_builds_typed_config_from_yaml_like_values():
 def test_errors_are_one_line_and_name_the_key(data, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(Example, data, "x")
+
+
+@dataclass(frozen=True)
+class Outer:
+    inner: Example = Example()
+    name: str = "x"
+
+
+def test_unknown_keys_in_nested_configs_are_errors():
+    assert from_dict(Outer, {"inner": {"size": 4}}, "o").inner.size == 4
+    with pytest.raises(ConfigError, match=r"^o.inner: unknown key 'sise'"):
+        from_dict(Outer, {"inner": {"sise": 4}}, "o")

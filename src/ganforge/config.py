@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_type_hints
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -28,10 +28,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
     """Build config dataclass `cls` from `data`; ConfigError naming `where` on any problem:
     an unknown key (the known ones are listed), a wrong type or a value out of range."""
     data = dict(data or {})
-    known = field_names(cls)
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(known)}")
+    check_keys(cls, data, where)
     try:
         return _adapter(cls).validate_python(data)
     except ValidationError as exc:
@@ -42,6 +39,18 @@ def check_limit(limit: int | None) -> None:
     """A `limit` is None (everything) or a count of 0 or more."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be 0 or more, got {limit}")
+
+
+def check_keys(cls: type, data: Mapping[str, Any], where: str) -> None:
+    """ConfigError for a key `cls` does not have, here or in a nested config dataclass."""
+    known = field_names(cls)
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(known)}")
+    hints = get_type_hints(cls)
+    for key, value in data.items():
+        if dataclasses.is_dataclass(hints.get(key)) and isinstance(value, Mapping):
+            check_keys(hints[key], value, f"{where}.{key}")
 
 
 def describe_validation_error(exc: ValidationError, where: str) -> str:

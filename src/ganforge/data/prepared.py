@@ -13,7 +13,7 @@ from typing import Any, Literal
 import torch
 
 from ganforge.errors import DataError, MissingDataError
-from ganforge.io import atomic_path, sha256_file, write_json
+from ganforge.io import save_torch, sha256_file, write_json
 
 FORMAT_VERSION = 1
 
@@ -143,11 +143,9 @@ def save_prepared(ds: PreparedDataset, prepared_dir: str | os.PathLike[str]) -> 
         "tensors": {k: v.contiguous() for k, v in ds.tensors.items()},
         "class_names": list(ds.class_names),
     }
-    with atomic_path(data_path) as tmp:
-        torch.save(payload, tmp)
-        digest = sha256_file(tmp)
-        meta = {"dataset": ds.name, **ds.meta, **summarize(ds), "data_sha256": digest}
-        write_json(meta_path, meta)
+    save_torch(payload, data_path)
+    meta = {"dataset": ds.name, **ds.meta, **summarize(ds), "data_sha256": sha256_file(data_path)}
+    write_json(meta_path, meta)
     return data_path, meta_path
 
 

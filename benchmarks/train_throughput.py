@@ -1,0 +1,257 @@
+"""Training throughput: ganforge's trainer against a plain PyTorch loop, in the same run.
+
+Each side is timed `--repeats` times, interleaved, and the medians are compared. The plain
+loop is the pytorch/examples DCGAN recipe (Adam(0.5, 0.999), BCE on sigmoid
+outputs, one fake batch per iteration reused for G's step), with the same nets written out
+here, fed from an in-memory float tensor (its most favourable case). ganforge runs the same
+architectures through `Trainer` + `GanSystem` (EMA on, as in the pipeline). Both are timed
+over the same number of iterations after a warm-up; the last line printed is JSON with the
+images per second of each and ganforge / plain (above 1: ganforge is faster).
+
+    python benchmarks/train_throughput.py            # DCGAN 64x64 width 64 batch 64, and MLP
+    python benchmarks/train_throughput.py --steps 50 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from ganforge.losses import get_loss
+from ganforge.nets import DataShape, ModelConfig, NetConfig, build_discriminator, build_generator
+from ganforge.train import BatchSampler, GanSystem, RunRandom, TrainConfig, Trainer
+from ganforge.train.device import resolve_placement
+
+
+# -- the plain loop's nets, written out as in pytorch/examples/dcgan ---------------------------
+class PlainDCGANGenerator(nn.Module):
+    def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z.view(z.shape[0], -1, 1, 1))
+
+
+class PlainDCGANDiscriminator(nn.Module):
+    def __init__(self, ndf: int = 64, nc: int = 3) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).view(-1)
+
+
+class PlainMLPGenerator(nn.Module):
+    def __init__(self, nz: int = 100) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Linear(nz, 128),
+            nn.LeakyReLU(0.2),
+            nn.Linear(128, 256),
+            nn.BatchNorm1d(256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, 512),
+            nn.BatchNorm1d(512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, 1024),
+            nn.BatchNorm1d(1024),
+            nn.LeakyReLU(0.2),
+            nn.Linear(1024, 784),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z).view(-1, 1, 28, 28)
+
+
+class PlainMLPDiscriminator(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Linear(784, 512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, 256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x.flatten(1)).view(-1)
+
+
+def weights_init(m: nn.Module) -> None:
+    name = m.__class__.__name__
+    if name.find("Conv") != -1:
+        nn.init.normal_(m.weight.data, 0.0, 0.02)
+    elif name.find("BatchNorm") != -1:
+        nn.init.normal_(m.weight.data, 1.0, 0.02)
+        nn.init.constant_(m.bias.data, 0)
+
+
+def plain_loop(
+    net_g: nn.Module,
+    net_d: nn.Module,
+    data: torch.Tensor,
+    steps: int,
+    batch: int,
+    nz: int,
+    device: torch.device,
+) -> float:
+    """The reference recipe; returns seconds for `steps` iterations."""
+    criterion = nn.BCELoss()
+    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real_label, fake_label = 1.0, 0.0
+    order = torch.randperm(len(data), device=device)
+    start = None
+    for i in range(steps + WARMUP):
+        if i == WARMUP:
+            _sync(device)
+            start = time.perf_counter()
+        idx = order[(i * batch) % (len(data) - batch) :][:batch]
+        real = data[idx]
+        net_d.zero_grad()
+        label = torch.full((batch,), real_label, device=device)
+        err_d_real = criterion(net_d(real), label)
+        err_d_real.backward()
+        fake = net_g(torch.randn(batch, nz, device=device))
+        label.fill_(fake_label)
+        err_d_fake = criterion(net_d(fake.detach()), label)
+        err_d_fake.backward()
+        opt_d.step()
+        net_g.zero_grad()
+        label.fill_(real_label)
+        err_g = criterion(net_d(fake), label)
+        err_g.backward()
+        opt_g.step()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def ganforge_loop(
+    shape: DataShape, model: ModelConfig, data: torch.Tensor, steps: int, batch: int, device: torch.device
+) -> float:
+    """The same architectures through ganforge's trainer; returns seconds for `steps` iterations
+    (a warm-up run first, then a timed `Trainer.fit` on the warmed-up system)."""
+    placement = resolve_placement(str(device), "auto", "auto", convolutional=model.generator.arch == "dcgan")
+    random = RunRandom(0, placement.device)
+    g, d = build_generator(model, shape), build_discriminator(model, shape)
+    if placement.channels_last:
+        g.to(memory_format=torch.channels_last)
+        d.to(memory_format=torch.channels_last)
+    cfg = TrainConfig(steps=steps, batch_size=batch, log_every=10_000, checkpoint_every=10_000)
+    system = GanSystem(g, d, get_loss("ns"), cfg, placement.device, random.noise, placement.amp_dtype)
+    sampler = BatchSampler(data, None, batch, random.data, placement.device, placement.channels_last)
+    warm = TrainConfig(steps=WARMUP, batch_size=batch, log_every=10_000, checkpoint_every=10_000)
+    Trainer(system, sampler, random, warm, "warm-up").fit()
+    trainer = Trainer(system, sampler, random, cfg, "timed")
+    _sync(device)
+    start = time.perf_counter()
+    trainer.fit()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+WARMUP = 3
+
+
+def bench(name: str, steps: int, batch: int, device: torch.device, repeats: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    if name == "dcgan64":
+        shape = DataShape("images", 3, 64)
+        model = ModelConfig(100, NetConfig("dcgan", 64), NetConfig("dcgan", 64))
+        plain_g, plain_d = PlainDCGANGenerator().to(device), PlainDCGANDiscriminator().to(device)
+        plain_g.apply(weights_init)
+        plain_d.apply(weights_init)
+    else:
+        shape = DataShape("images", 1, 28)
+        model = ModelConfig()
+        plain_g, plain_d = PlainMLPGenerator().to(device), PlainMLPDiscriminator().to(device)
+    n = batch * (steps + WARMUP + 1)
+    uint8 = torch.randint(0, 256, (n, shape.channels, shape.size, shape.size), dtype=torch.uint8)
+    floats = (uint8.float() / 127.5 - 1).to(device)
+    plain_times, ours_times = [], []
+    for _ in range(repeats):  # interleaved, so a slow spell of the machine hits both
+        plain_times.append(plain_loop(plain_g, plain_d, floats, steps, batch, 100, device))
+        ours_times.append(ganforge_loop(shape, model, uint8, steps, batch, device))
+    plain_ips = steps * batch / statistics.median(plain_times)
+    ours_ips = steps * batch / statistics.median(ours_times)
+    ratio = ours_ips / plain_ips
+    print(f"{name}: plain {plain_ips:.1f} img/s, ganforge {ours_ips:.1f} img/s, ratio {ratio:.3f}")
+    return {
+        "plain_images_per_s": round(plain_ips, 2),
+        "ganforge_images_per_s": round(ours_ips, 2),
+        "ratio": round(ours_ips / plain_ips, 4),
+        "repeats": repeats,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--steps", type=int, default=0, help="iterations timed (default: 10 on CPU, 200 on CUDA)"
+    )
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--only", choices=["dcgan64", "mlp"], default=None)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved timings; medians are compared")
+    args = parser.parse_args()
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
+    results = {"device": str(device), "threads": torch.get_num_threads()}
+    for name in [args.only] if args.only else ["dcgan64", "mlp"]:
+        steps = args.steps or (200 if device.type == "cuda" else (10 if name == "dcgan64" else 200))
+        results[name] = {
+            "steps": steps,
+            "batch": args.batch,
+            **bench(name, steps, args.batch, device, args.repeats),
+        }
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The training configuration: the global `train:` block of params.yaml, with a variant's
+overrides applied by the pipeline before it gets here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# Options that change how long or how verbosely a run goes, not what it computes: a
+# checkpoint made under other values of these can be resumed.
+SCHEDULE_ONLY = ("steps", "log_every", "checkpoint_every", "grid_every")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. `lr` sets both learning rates; `lr_g`/`lr_d` override it (TTUR).
+    `real_label` below 1 is one-sided label smoothing. `ema_decay` None turns the EMA
+    generator off. `amp` and `channels_last` apply on CUDA only ("auto": on there)."""
+
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-4
+    lr_g: float | None = None
+    lr_d: float | None = None
+    betas: tuple[float, float] = (0.5, 0.999)
+    d_steps: int = 1
+    loss: str = "ns"
+    real_label: float = 1.0
+    ema_decay: float | None = 0.999
+    ema_start: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 500
+    grid_every: int = 0
+    amp: Literal["auto", "off"] = "auto"
+    channels_last: Literal["auto", "off"] = "auto"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "d_steps", "log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.grid_every < 0 or self.ema_start < 0:
+            raise ValueError("grid_every and ema_start must be 0 or more")
+        for name in ("lr", "lr_g", "lr_d"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas must be in [0, 1), got {self.betas}")
+        if not 0.0 < self.real_label <= 1.0:
+            raise ValueError(f"real_label must be in (0, 1], got {self.real_label}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+
+    @property
+    def generator_lr(self) -> float:
+        return self.lr_g if self.lr_g is not None else self.lr
+
+    @property
+    def discriminator_lr(self) -> float:
+        return self.lr_d if self.lr_d is not None else self.lr

@@ -1,0 +1,170 @@
+"""End to end: the smoke profile through DVC (`dvc exp run`, as users run it) in a copy of the
+project, against a small mirror in the real raw formats that the tests build themselves.
+One pipeline run is shared by the tests of this module."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.builders import build_mirror
+from tests.project import copy_project, git_commit_all, project_env, run
+
+pytestmark = pytest.mark.e2e
+
+SMOKE = ["-S", "profile=smoke", "-S", "data.verify_checksums=false"]
+DATASETS = {"mnist", "emoji64", "ring", "edges2emoji64", "mnist2color"}
+VARIANTS = {"gan_mnist", "cgan_mnist", "cdcgan_mnist", "dcgan_emoji64", "gan_ring"}
+
+
+def ran_stages(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> tuple[Path, dict[str, str], str]:
+    base = tmp_path_factory.mktemp("e2e")
+    project = copy_project(base / "project")
+    env = project_env(project, GANFORGE_DATA_MIRROR=str(build_mirror(base / "mirror")))
+    git_commit_all(project, env)
+    result = run(["dvc", "exp", "run", *SMOKE], project, env)
+    return project, env, result.stdout
+
+
+def test_every_stage_of_the_smoke_profile_ran(smoke):
+    project, env, out = smoke
+    stages = ran_stages(out)
+    assert {f"prepare@{d}" for d in ("mnist", "emoji64", "ring")} <= stages
+    assert {f"train@{v}-0" for v in VARIANTS} | {f"sample@{v}" for v in VARIANTS} <= stages
+    status = run(["dvc", "status"], project, env).stdout
+    assert "up to date" in status, status
+
+
+def test_prepared_datasets(smoke):
+    project, _, _ = smoke
+    prepared = project / "data" / "prepared"
+    assert {p.stem for p in prepared.glob("*.pt")} == DATASETS
+    meta = {n: json.loads((prepared / f"{n}.json").read_text()) for n in DATASETS}
+    assert meta["mnist"]["split"] == "test" and meta["mnist"]["counts"]["kept"] == 400
+    assert meta["emoji64"]["stand_in"] is True and meta["emoji64"]["stand_in_for"] == "anime"
+    assert meta["emoji64"]["tensors"]["images"]["shape"] == [96, 3, 32, 32]
+    assert meta["edges2emoji64"]["stand_in"] is True
+    assert meta["ring"]["examples"] == 4000 and len(meta["ring"]["truth"]["means"]) == 8
+    assert meta["mnist2color"]["counts"] == {"a": 200, "b": 200, "skipped": 0}
+
+
+def test_models_samples_curves_and_figures(smoke):
+    project, _, _ = smoke
+    for variant in VARIANTS:
+        model_dir = project / "data" / "models" / variant / "0"
+        assert {p.name for p in model_dir.iterdir()} == {"generator.pt", "checkpoint.pt", "train.json"}
+        state = torch.load(model_dir / "generator.pt", weights_only=True)
+        assert state["ema"] is not None and state["info"]["steps"] == 40
+        samples = torch.load(project / "data" / "samples" / variant / "0.pt", weights_only=True)
+        assert set(samples["samples"]) == {"raw", "ema"}
+        first = samples["samples"]["ema"]
+        assert len(first) == 512 and (first.dtype == torch.uint8 or variant == "gan_ring")
+        curves = (project / "reports" / "curves" / variant / "0.csv").read_text().splitlines()
+        assert curves[0].startswith("step,d_loss,g_loss,d_real,d_fake") and len(curves) == 5
+        figures = {p.name for p in (project / "reports" / "samples" / variant / "0").iterdir()}
+        assert figures == (
+            {"points.png", "points_raw.png"}
+            if variant == "gan_ring"
+            else {"grid.png", "grid_raw.png", "interpolation.png"}
+        )
+    labels = torch.load(project / "data" / "samples" / "cgan_mnist" / "0.pt", weights_only=True)["labels"]
+    assert torch.bincount(labels).tolist() == [52, 52] + [51] * 8  # balanced requested classes
+
+
+def test_mlflow_has_one_finished_run_per_variant_and_seed(smoke):
+    from mlflow.tracking import MlflowClient
+
+    project, _, _ = smoke
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("ganforge")
+    runs = client.search_runs([exp.experiment_id])
+    by_run = {(r.data.tags["variant"], r.data.tags["seed"]): r for r in runs}
+    assert set(by_run) == {(v, "0") for v in VARIANTS}
+    ring = by_run[("gan_ring", "0")]
+    assert ring.info.status == "FINISHED" and ring.data.tags["profile"] == "smoke"
+    assert ring.data.params["train.lr"] == "0.001" and "d_loss" in ring.data.metrics
+    assert len(client.get_metric_history(ring.info.run_id, "g_loss")) == 4
+    assert [a.path for a in client.list_artifacts(ring.info.run_id, "model")] == ["model/generator.pt"]
+
+
+def test_dataset_params_invalidate_only_their_stages(smoke):
+    project, env, _ = smoke
+    params = project / "params.yaml"
+    original = params.read_text()
+    data = yaml.safe_load(original)
+    data["datasets"]["mnist"]["limit"] = 100
+    params.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        status = json.loads(run(["dvc", "status", "--json"], project, env).stdout)
+    finally:
+        params.write_text(original)
+    assert set(status) == {"prepare@mnist"}
+
+
+def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
+    project, env, _ = smoke
+    out = run(["dvc", "exp", "run", *SMOKE, "-S", "train.lr=0.0003", "-n", "lr-3e-4"], project, env).stdout
+    stages = ran_stages(out)
+    assert {f"configure@{v}" for v in VARIANTS} <= stages
+    assert {f"train@{v}-0" for v in VARIANTS - {"gan_ring"}} <= stages
+    assert "train@gan_ring-0" not in stages  # gan_ring sets its own lr: its resolved config is unchanged
+    shown = run(["dvc", "exp", "show", "--json"], project, env).stdout
+    assert "lr-3e-4" in shown
+    config = json.loads((project / "data" / "configs" / "gan_mnist.json").read_text())
+    assert config["train"]["lr"] == 0.0003
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_training_killed_mid_run_resumes_through_dvc_repro(smoke):
+    project, env, _ = smoke
+    overrides = [
+        "profile=smoke",
+        "data.verify_checksums=false",
+        "+variants.gan_ring.train.steps=1500",
+        "+variants.gan_ring.train.checkpoint_every=50",
+    ]
+    run(["python", "-m", "pipeline", "params", *overrides], project, env)
+    run(["dvc", "repro", "configure@gan_ring"], project, env)
+    checkpoints = project / "data" / "checkpoints" / "gan_ring"
+    generator = project / "data" / "models" / "gan_ring" / "0" / "generator.pt"
+
+    run(["rm", "-rf", str(checkpoints)], project, env)
+    proc = subprocess.Popen(
+        ["dvc", "repro", "-f", "-s", "train@gan_ring-0"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (checkpoints / "0.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL and not generator.exists()
+
+    out = run(["dvc", "repro", "-s", "train@gan_ring-0"], project, env)  # what a user types next
+    assert "resuming at step" in out.stdout + out.stderr
+    resumed = _sha(generator)
+
+    run(["rm", "-rf", str(checkpoints)], project, env)  # the same run, never interrupted
+    run(["dvc", "repro", "-f", "--no-run-cache", "-s", "train@gan_ring-0"], project, env)
+    assert _sha(generator) == resumed

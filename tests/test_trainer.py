@@ -1,0 +1,158 @@
+"""The training loop: it runs every quick variant without NaN, and a run interrupted at any
+step and resumed from its checkpoint ends with bitwise the same weights (on the CPU)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from ganforge.config import from_dict
+from ganforge.losses import get_loss
+from ganforge.nets import DataShape, ModelConfig, NetConfig, build_discriminator, build_generator
+from ganforge.train import BatchSampler, GanSystem, Hooks, RunRandom, TrainConfig, Trainer
+from tests.project import ROOT
+
+CPU = torch.device("cpu")
+
+
+def make_trainer(
+    shape: DataShape,
+    model: ModelConfig,
+    cfg: TrainConfig,
+    seed: int = 0,
+    checkpoint: Path | None = None,
+    hooks: Hooks | None = None,
+    n: int = 96,
+) -> Trainer:
+    random = RunRandom(seed, CPU)
+    g, d = build_generator(model, shape), build_discriminator(model, shape)
+    system = GanSystem(g, d, get_loss(cfg.loss), cfg, CPU, random.noise)
+    data_gen = torch.Generator().manual_seed(123)
+    if shape.kind == "images":
+        data = torch.randint(
+            0, 256, (n, shape.channels, shape.size, shape.size), dtype=torch.uint8, generator=data_gen
+        )
+    else:
+        data = torch.randn(n, shape.dim, generator=data_gen)
+    labels = torch.arange(n) % shape.classes if shape.classes else None
+    sampler = BatchSampler(data, labels, cfg.batch_size, random.data, CPU)
+    return Trainer(system, sampler, random, cfg, "fp", checkpoint, hooks)
+
+
+def quick_variants() -> dict:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert params["profile"] == "quick"
+    return {name: params["variants"][name] for name in params["run"]["variants"]}
+
+
+@pytest.mark.parametrize("name", sorted(quick_variants()))
+def test_every_quick_variant_trains_a_few_steps_without_nan(name):
+    spec = quick_variants()[name]
+    model = from_dict(ModelConfig, spec["model"], name)
+    if spec["dataset"] == "ring":
+        shape = DataShape("points", dim=2, classes=8 if spec.get("conditional") else 0)
+    else:
+        size = spec.get("image_size") or 32
+        channels = 3 if "emoji" in spec["dataset"] else 1
+        shape = DataShape("images", channels, size, classes=10 if spec.get("conditional") else 0)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    cfg = from_dict(
+        TrainConfig,
+        {**params["train"], **spec.get("train", {}), "steps": 4, "batch_size": 16, "log_every": 2},
+        name,
+    )
+    trainer = make_trainer(shape, model, cfg)
+    result = trainer.fit()
+    assert len(result.history) == 2
+    for row in result.history:
+        assert all(torch.isfinite(torch.tensor(v)) for v in row.values()), row
+    for module in trainer.system.modules.values():
+        assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def small_setup():
+    shape = DataShape("images", 1, 16, classes=4)
+    net = NetConfig("dcgan", 4, dropout=0.2)
+    return shape, ModelConfig(8, net, net)
+
+
+def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    out = {f"{k}.{n}": t for k, m in trainer.system.modules.items() for n, t in m.state_dict().items()}
+    out.update({f"ema.{n}": t for n, t in trainer.ema.module.state_dict().items()})
+    for k, opt in trainer.system.optimizers.items():
+        for i, st in opt.state_dict()["state"].items():
+            out.update({f"opt.{k}.{i}.{n}": t for n, t in st.items() if torch.is_tensor(t)})
+    return out
+
+
+class SimulatedKillError(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop_at", [3, 5, 8])
+def test_resume_after_an_interrupt_is_bitwise_identical(tmp_path, stop_at):
+    shape, model = small_setup()
+    cfg = TrainConfig(steps=10, batch_size=8, log_every=3, checkpoint_every=2, d_steps=2, real_label=0.9)
+    uninterrupted = make_trainer(shape, model, cfg)
+    result = uninterrupted.fit()
+
+    def kill(step, row):  # dies after logging, before the step's checkpoint is written
+        if step >= stop_at:
+            raise SimulatedKillError
+
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(SimulatedKillError):
+        make_trainer(shape, model, cfg, checkpoint=ckpt, hooks=Hooks(on_log=kill)).fit()
+    resumed = make_trainer(shape, model, cfg, checkpoint=ckpt)
+    resumed_result = resumed.fit()
+    assert 0 < resumed_result.resumed_from < stop_at + 1
+    a, b = weights(uninterrupted), weights(resumed)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+    timeless = [
+        [{k: v for k, v in row.items() if k != "images_per_s"} for row in h]
+        for h in (resumed_result.history, result.history)
+    ]
+    assert timeless[0] == timeless[1]
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    shape, model = small_setup()
+    cfg = TrainConfig(steps=3, batch_size=8, log_every=3)
+    a, b, c = (make_trainer(shape, model, cfg, seed=s) for s in (1, 1, 2))
+    for t in (a, b, c):
+        t.fit()
+    wa, wb, wc = weights(a), weights(b), weights(c)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_a_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    shape, model = small_setup()
+    ckpt = tmp_path / "ckpt.pt"
+    make_trainer(shape, model, TrainConfig(steps=4, batch_size=8, log_every=2), checkpoint=ckpt).fit()
+    trainer = make_trainer(shape, model, TrainConfig(steps=4, batch_size=8, log_every=2), checkpoint=ckpt)
+    trainer.fingerprint = "another"
+    assert trainer.fit().resumed_from == 0
+
+
+def test_a_finished_run_resumes_at_its_end_and_a_longer_one_continues(tmp_path):
+    shape, model = small_setup()
+    ckpt = tmp_path / "ckpt.pt"
+    make_trainer(shape, model, TrainConfig(steps=4, batch_size=8, log_every=2), checkpoint=ckpt).fit()
+    again = make_trainer(shape, model, TrainConfig(steps=4, batch_size=8, log_every=2), checkpoint=ckpt).fit()
+    assert again.resumed_from == 4 and len(again.history) == 2
+    longer = make_trainer(
+        shape, model, TrainConfig(steps=6, batch_size=8, log_every=2), checkpoint=ckpt
+    ).fit()
+    assert longer.resumed_from == 4 and [r["step"] for r in longer.history] == [2, 4, 6]
+
+
+def test_diagnostics_are_logged():
+    shape, model = small_setup()
+    rows = make_trainer(shape, model, TrainConfig(steps=2, batch_size=8, log_every=1)).fit().history
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "images_per_s"} <= set(
+        rows[0]
+    )
+    assert 0.0 < rows[0]["d_real"] < 1.0 and rows[0]["grad_norm_g"] > 0
