@@ -1,5 +1,6 @@
-"""Metric speed: ganforge's Fréchet distance against pytorch-fid's, in the same run, on the same
-statistics.
+"""Metric speed: ganforge's Fréchet distance against pytorch-fid's, and its feature
+extraction + FID from in-memory tensors against pytorch-fid's command line on PNG files, in
+the same run, on the same data.
 
 The statistics are those of two sets of synthetic 2048-d features shaped like Inception pool
 features (non-negative and strongly correlated): ReLU of a random
@@ -90,11 +91,98 @@ def frechet_benchmark(count: int, repeats: int, seed: int) -> dict[str, Any]:
     }
 
 
+def _random_fid_inception_state() -> dict[str, Any]:
+    """Randomly initialised weights in the FID Inception's exact layout: the real weights
+    cannot be fetched offline, and timing does not depend on their values."""
+    import pytorch_fid.inception as pfi
+
+    net = pfi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    net.Mixed_5b, net.Mixed_5c = pfi.FIDInceptionA(192, 32), pfi.FIDInceptionA(256, 64)
+    net.Mixed_5d = pfi.FIDInceptionA(288, 64)
+    net.Mixed_6b, net.Mixed_6c = pfi.FIDInceptionC(768, 128), pfi.FIDInceptionC(768, 160)
+    net.Mixed_6d, net.Mixed_6e = pfi.FIDInceptionC(768, 160), pfi.FIDInceptionC(768, 192)
+    net.Mixed_7b, net.Mixed_7c = pfi.FIDInceptionE_1(1280), pfi.FIDInceptionE_2(2048)
+    return net.state_dict()
+
+
+def extraction_benchmark(images: int, batch: int, seed: int) -> dict[str, Any]:
+    """Features + FID of two image sets: ganforge from in-memory uint8 tensors, against
+    pytorch-fid's command line on the same images written as PNG files (writing not timed).
+    Both run the FID Inception layout with the same (random) weights, put where torch hub
+    looks for the real ones, so both also load their weights the real way."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from PIL import Image
+
+    from ganforge.metrics.features import INCEPTION_FILE, load_inception
+
+    rng = np.random.default_rng(seed)
+    sets = [rng.integers(0, 256, size=(images, 3, 32, 32), dtype=np.uint8) for _ in range(2)]
+    sets[1] = np.clip(sets[1].astype(int) // 2 + 64, 0, 255).astype(np.uint8)  # a different distribution
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        weights = root / "hub" / "checkpoints" / INCEPTION_FILE
+        weights.parent.mkdir(parents=True)
+        torch.save(_random_fid_inception_state(), weights)
+        folders = []
+        for i, arr in enumerate(sets):
+            folder = root / f"set{i}"
+            folder.mkdir()
+            for j, img in enumerate(arr):
+                Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"{j:05d}.png")
+            folders.append(folder)
+        env = {**os.environ, "TORCH_HOME": str(root)}
+        start = time.perf_counter()
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytorch_fid",
+                *map(str, folders),
+                "--device",
+                "cpu",
+                "--batch-size",
+                str(batch),
+                "--num-workers",
+                "0",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        theirs_s = time.perf_counter() - start
+        theirs = float(out.stdout.strip().split()[-1])
+        os.environ["TORCH_HOME"] = str(root)
+        start = time.perf_counter()
+        extractor = load_inception(download=False, verify=False)
+        extractor.batch_size = batch
+        stats = [feature_stats(extractor(torch.from_numpy(arr)).features) for arr in sets]
+        ours = frechet_from_stats(*stats)
+        ours_s = time.perf_counter() - start
+    print(f"features+FID of 2x{images} images: ganforge (in-memory) {ours:.4f} in {ours_s:.1f} s")
+    print(f"features+FID of 2x{images} images: pytorch-fid CLI (PNG files) {theirs:.4f} in {theirs_s:.1f} s")
+    print(f"extraction: speed-up {theirs_s / ours_s:.2f}x, |difference| {abs(ours - theirs):.3g}")
+    return {
+        "extraction_speedup_vs_pytorch_fid_cli": round(theirs_s / ours_s, 3),
+        "extraction_fid_abs_diff": abs(ours - theirs),
+        "extraction_images_per_set": images,
+        "extraction_ganforge_s": round(ours_s, 2),
+        "extraction_pytorch_fid_s": round(theirs_s, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000, help="features per set behind each statistic")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls of each implementation")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--images", type=int, default=200, help="images per set for the extraction benchmark")
+    parser.add_argument("--batch", type=int, default=50, help="Inception batch size (both sides)")
     args = parser.parse_args()
     results: dict[str, Any] = {
         "repeats": args.repeats,
@@ -102,6 +190,7 @@ def main() -> None:
     }
     # Each measurement adds its own keys; a further one is one more update here.
     results.update(frechet_benchmark(args.count, args.repeats, args.seed))
+    results.update(extraction_benchmark(args.images, args.batch, args.seed))
     print(json.dumps(results))
 
 

@@ -81,6 +81,26 @@ def sample_cmd(variant: Annotated[str, typer.Argument(help="A trained variant.")
         typer.echo(line)
 
 
+@app.command("evaluator")
+@user_errors
+def evaluator_cmd(dataset: Annotated[str, typer.Argument(help="A prepared dataset.")]) -> None:
+    """Train the dataset's domain classifier and compute its real-data references."""
+    from pipeline.evaluate import build_evaluator
+
+    for line in build_evaluator(dataset, Path.cwd()):
+        typer.echo(line)
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate_cmd(variant: Annotated[str, typer.Argument(help="A sampled variant.")]) -> None:
+    """Score every seed of a variant: reports/metrics/<variant>/<seed>.json."""
+    from pipeline.evaluate import evaluate_variant
+
+    for line in evaluate_variant(variant, Path.cwd()):
+        typer.echo(line)
+
+
 @app.command("params")
 @user_errors
 def params_cmd(

@@ -33,6 +33,8 @@ def project_env(project: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GANFORGE_", "DVC_", "MLFLOW_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = f"{project / 'src'}{os.pathsep}{project}"
+    env["TORCH_HOME"] = str(project / ".torch")  # hermetic: no Inception weights from the machine
+    env.pop("GANFORGE_INCEPTION_WEIGHTS", None)
     env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "ganforge tests"
     env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "tests@ganforge.invalid"
     env.update(extra)

@@ -45,6 +45,7 @@ def test_every_stage_of_the_smoke_profile_ran(smoke):
     stages = ran_stages(out)
     assert {f"prepare@{d}" for d in ("mnist", "emoji64", "ring")} <= stages
     assert {f"train@{v}-0" for v in VARIANTS} | {f"sample@{v}" for v in VARIANTS} <= stages
+    assert {f"evaluate@{v}" for v in VARIANTS} | {"evaluator@mnist", "evaluator@ring"} <= stages
     status = run(["dvc", "status"], project, env).stdout
     assert "up to date" in status, status
 
@@ -85,6 +86,29 @@ def test_models_samples_curves_and_figures(smoke):
     assert torch.bincount(labels).tolist() == [52, 52] + [51] * 8  # balanced requested classes
 
 
+def test_metrics_for_every_run_say_how_they_were_computed(smoke):
+    project, env, _ = smoke
+    for variant in VARIANTS:
+        metrics = json.loads((project / "reports" / "metrics" / variant / "0.json").read_text())
+        assert metrics["seed"] == 0 and metrics["generated_samples"] == 512 and metrics["profile"] == "smoke"
+        assert set(metrics["generators"]) == {"raw", "ema"}
+        ema = metrics["generators"]["ema"]
+        if variant == "gan_ring":
+            assert ema["modes"]["modes_total"] == 8 and "fd" in ema["points"]
+            continue
+        assert ema["domain"]["fd"] >= 0 and 0 <= ema["domain"]["precision"] <= 1 and ema["domain"]["is"] >= 1
+        assert ema["inception"]["available"] is False and "Inception" in ema["inception"]["reason"]
+        assert metrics["extractors"]["domain"]["name"].startswith("domain:")
+        assert metrics["stand_in"] is (variant == "dcgan_emoji64")
+    cgan = json.loads((project / "reports" / "metrics" / "cgan_mnist" / "0.json").read_text())
+    assert 0 <= cgan["generators"]["raw"]["classes"]["conditional_accuracy"] <= 1
+    evaluator = json.loads((project / "reports" / "evaluators" / "mnist.json").read_text())
+    assert 0 <= evaluator["extractors"]["domain"]["heldout_accuracy"] <= 1
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project, env).stdout)
+    files = json.dumps(shown)
+    assert all(f"reports/metrics/{v}/0.json" in files for v in VARIANTS)
+
+
 def test_mlflow_has_one_finished_run_per_variant_and_seed(smoke):
     from mlflow.tracking import MlflowClient
 
@@ -119,9 +143,12 @@ def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     project, env, _ = smoke
     out = run(["dvc", "exp", "run", *SMOKE, "-S", "train.lr=0.0003", "-n", "lr-3e-4"], project, env).stdout
     stages = ran_stages(out)
+    variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
+    own_lr = {v for v in VARIANTS if "lr" in (variants[v].get("train") or {})}
+    assert own_lr == {"gan_mnist", "gan_ring"}
     assert {f"configure@{v}" for v in VARIANTS} <= stages
-    assert {f"train@{v}-0" for v in VARIANTS - {"gan_ring"}} <= stages
-    assert "train@gan_ring-0" not in stages  # gan_ring sets its own lr: its resolved config is unchanged
+    assert {f"train@{v}-0" for v in VARIANTS - own_lr} <= stages
+    assert not {f"train@{v}-0" for v in own_lr} & stages  # their resolved configs are unchanged
     shown = run(["dvc", "exp", "show", "--json"], project, env).stdout
     assert "lr-3e-4" in shown
     config = json.loads((project / "data" / "configs" / "gan_mnist.json").read_text())

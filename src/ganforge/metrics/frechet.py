@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.linalg import blas
 
 from ganforge.errors import DataError
 
@@ -64,10 +65,18 @@ def psd_sqrt(matrix: np.ndarray) -> np.ndarray:
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """Tr(sqrt(sigma1 · sigma2)) for PSD sigma1, sigma2, through the symmetric form
-    sqrt(sigma1) · sigma2 · sqrt(sigma1), which has the same eigenvalues as sigma1 · sigma2."""
-    root1 = psd_sqrt(sigma1)
-    middle = root1 @ sigma2 @ root1
+    """Tr(sqrt(sigma1 · sigma2)) for PSD sigma1, sigma2: the sum of the square roots of the
+    eigenvalues of a symmetric matrix similar to sigma1 · sigma2. With a Cholesky factor
+    sigma1 = L Lᵀ that matrix is Lᵀ sigma2 L (one factorisation, two triangular products,
+    one eigvalsh); when sigma1 is singular (fewer samples than dimensions) it is
+    sqrt(sigma1) sigma2 sqrt(sigma1), with the square root from an eigen-decomposition."""
+    try:
+        factor = np.linalg.cholesky(sigma1)
+        right = blas.dtrmm(1.0, factor, sigma2, side=1, lower=1)  # sigma2 · L
+        middle = blas.dtrmm(1.0, factor, right, side=0, lower=1, trans_a=1)  # Lᵀ · (sigma2 · L)
+    except np.linalg.LinAlgError:
+        root1 = psd_sqrt(sigma1)
+        middle = root1 @ sigma2 @ root1
     eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
     return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
 

@@ -22,7 +22,10 @@ def _features(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """k(x, y) = (x·y / d + 1)³ for every pair of rows."""
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    k = x @ y.T
+    k /= x.shape[1]
+    k += 1.0
+    return k * k * k  # much faster than ** 3 (a generic power) on large arrays
 
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:

@@ -76,17 +76,51 @@ def nearest_distance(queries: torch.Tensor, points: torch.Tensor) -> torch.Tenso
     return nearest
 
 
+def manifold_scores(
+    real: np.ndarray | torch.Tensor,
+    fake: np.ndarray | torch.Tensor,
+    pr_k: int = 3,
+    dc_k: int = 5,
+    real_radii: dict[int, torch.Tensor] | None = None,
+    with_recall: bool = True,
+) -> dict[str, float]:
+    """Precision, recall (k = `pr_k`), density and coverage (k = `dc_k`) from one pass over the
+    fake-to-real distances. `real_radii` may give the real sets' k-NN radii, computed once per
+    reference (`knn_radii`), so that only the fake set's radii are computed here."""
+    x, y = _pair(real, fake, min(pr_k, dc_k))
+    _need_neighbours(x, max(pr_k, dc_k), "real")
+    if with_recall:
+        _need_neighbours(y, pr_k, "fake")
+    cached = real_radii or {}
+    real_pr = cached[pr_k].to(x) if pr_k in cached else knn_radii(x, pr_k)
+    real_dc = cached[dc_k].to(x) if dc_k in cached else knn_radii(x, dc_k)
+    fake_pr = knn_radii(y, pr_k) if with_recall else None
+    in_real_pr = torch.zeros(y.shape[0], dtype=torch.int64)
+    in_real_dc = torch.zeros(y.shape[0], dtype=torch.int64)
+    recalled = torch.zeros(x.shape[0], dtype=torch.bool)
+    nearest_fake = torch.full((x.shape[0],), torch.inf, dtype=x.dtype)
+    for block in _blocks(y.shape[0], x.shape[0]):
+        distances = torch.cdist(y[block], x)  # fake rows × real columns
+        in_real_pr[block] = (distances <= real_pr).sum(dim=1)
+        in_real_dc[block] = (distances <= real_dc).sum(dim=1)
+        if fake_pr is not None:
+            recalled |= (distances <= fake_pr[block, None]).any(dim=0)
+        nearest_fake = torch.minimum(nearest_fake, distances.min(dim=0).values)
+    return {
+        "precision": float((in_real_pr > 0).double().mean()),
+        "recall": float(recalled.double().mean()) if with_recall else float("nan"),
+        "density": float(in_real_dc.sum().double() / (dc_k * y.shape[0])),
+        "coverage": float((nearest_fake <= real_dc).double().mean()),
+    }
+
+
 def precision_recall(
     real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = 3
 ) -> dict[str, float]:
     """Improved precision (fraction of fake samples inside at least one real k-NN ball) and
     recall (fraction of real samples inside at least one fake k-NN ball)."""
-    x, y = _pair(real, fake, k)
-    _need_neighbours(x, k, "real")
-    _need_neighbours(y, k, "fake")
-    precision = (balls_containing(y, x, knn_radii(x, k)) > 0).double().mean()
-    recall = (balls_containing(x, y, knn_radii(y, k)) > 0).double().mean()
-    return {"precision": float(precision), "recall": float(recall)}
+    scores = manifold_scores(real, fake, pr_k=k, dc_k=k)
+    return {"precision": scores["precision"], "recall": scores["recall"]}
 
 
 def density_coverage(
@@ -94,9 +128,5 @@ def density_coverage(
 ) -> dict[str, float]:
     """Density, (1 / kM) Σ_j Σ_i 1[fake_j ∈ B(real_i, r_i)] over M fake samples (can exceed 1),
     and coverage, the fraction of real samples whose k-NN ball holds at least one fake sample."""
-    x, y = _pair(real, fake, k)
-    _need_neighbours(x, k, "real")
-    radii = knn_radii(x, k)
-    density = balls_containing(y, x, radii).sum().double() / (k * y.shape[0])
-    coverage = (nearest_distance(x, y) <= radii).double().mean()
-    return {"density": float(density), "coverage": float(coverage)}
+    scores = manifold_scores(real, fake, pr_k=k, dc_k=k, with_recall=False)
+    return {"density": scores["density"], "coverage": scores["coverage"]}

@@ -32,6 +32,16 @@ def fit_images(images: torch.Tensor, size: int) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
+def unfit_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """The inverse of `fit_images` for generated images: crop the centre where it padded
+    (32 → 28), resize otherwise."""
+    h, w = images.shape[-2:]
+    if h == w and h > size and (h - size) % 2 == 0:
+        m = (h - size) // 2
+        return images[..., m : m + size, m : m + size]
+    return fit_images(images, size)
+
+
 class BatchSampler:
     """Endless batches without replacement within an epoch (the last partial batch of an
     epoch is dropped). Its state goes into checkpoints so a resumed run sees the same data."""
