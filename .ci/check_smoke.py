@@ -1,5 +1,5 @@
-"""Fail unless every output the smoke profile should produce is there (run after the smoke
-profile in CI)."""
+"""Fail unless every output and every expected score of the smoke profile is there (run after
+the smoke profile in CI)."""
 
 import json
 import sys
@@ -11,17 +11,56 @@ params = yaml.safe_load(Path("params.yaml").read_text())
 assert params["profile"] == "smoke", params["profile"]
 run = params["run"]
 expected = [Path(f"data/prepared/{d}.json") for d in [*run["datasets"], *run["derived"]]]
+expected += [Path(f"reports/evaluators/{d}.json") for d in run["evaluators"]]
+expected += [Path("reports/comparison.json"), Path("reports/comparison.md"), Path("reports/report.md")]
 for variant in run["variants"]:
     for seed in run["seeds"]:
         expected += [
             Path(f"data/models/{variant}/{seed}/generator.pt"),
             Path(f"data/samples/{variant}/{seed}.pt"),
             Path(f"reports/curves/{variant}/{seed}.csv"),
+            Path(f"reports/metrics/{variant}/{seed}.json"),
         ]
 missing = [str(p) for p in expected if not p.is_file()]
 if missing:
     sys.exit(f"smoke profile: missing outputs: {missing}")
+
+# Every run has its scores: domain scores for image datasets, mode scores for the toys, and
+# Inception either computed or marked unavailable with a reason.
+problems = []
+for variant in run["variants"]:
+    for seed in run["seeds"]:
+        metrics = json.loads(Path(f"reports/metrics/{variant}/{seed}.json").read_text())
+        for which, scores in metrics["generators"].items():
+            if "points" in scores:
+                needed = ["points.fd", "modes.modes_covered", "modes.high_quality_fraction"]
+            else:
+                needed = [
+                    "domain.fd",
+                    "domain.kid_mean",
+                    "domain.is",
+                    "domain.precision",
+                    "domain.recall",
+                    "domain.density",
+                    "domain.coverage",
+                    "classes.classes_hit",
+                ]
+                inception = scores.get("inception", {})
+                if "fd" not in inception and not inception.get("reason"):
+                    problems.append(f"{variant}/{seed}/{which}: Inception neither scored nor explained")
+            for key in needed:
+                value = scores
+                for part in key.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                if not isinstance(value, (int, float)):
+                    problems.append(f"{variant}/{seed}/{which}: {key} missing")
+if problems:
+    sys.exit("smoke profile: missing scores:\n" + "\n".join(problems))
 for name in [*run["datasets"], *run["derived"]]:
     meta = json.loads(Path(f"data/prepared/{name}.json").read_text())
     print(f"{name}: {meta['examples']} examples, stand-in: {meta.get('stand_in')}")
-print(f"smoke profile: all {len(expected)} expected outputs present")
+for dataset in run["evaluators"]:
+    report = json.loads(Path(f"reports/evaluators/{dataset}.json").read_text())
+    accuracy = report["extractors"].get("domain", {}).get("heldout_accuracy")
+    print(f"evaluator {dataset}: domain classifier held-out accuracy {accuracy}")
+print(f"smoke profile: all {len(expected)} expected outputs and their scores are present")

@@ -101,6 +101,24 @@ def evaluate_cmd(variant: Annotated[str, typer.Argument(help="A sampled variant.
         typer.echo(line)
 
 
+@app.command("compare")
+@user_errors
+def compare_cmd() -> None:
+    """Summaries over seeds and pairwise A/B tests: reports/comparison.{json,md}."""
+    from pipeline.compare import write_comparison
+
+    typer.echo(write_comparison(Path.cwd()))
+
+
+@app.command("report")
+@user_errors
+def report_cmd() -> None:
+    """The report a person reads first: reports/report.md and reports/figures/."""
+    from pipeline.report import build_report
+
+    typer.echo(build_report(Path.cwd()))
+
+
 @app.command("params")
 @user_errors
 def params_cmd(

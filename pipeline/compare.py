@@ -15,6 +15,7 @@ import pandas as pd
 from ganforge.errors import MissingDataError
 from ganforge.io import atomic_path, write_json
 from ganforge.stats import pairwise_table, summarize, to_dict
+from ganforge.tracking import MlflowTracker, default_uri
 from pipeline.evaluate import METRICS_DIR
 from pipeline.params import load_params
 
@@ -53,6 +54,8 @@ METRICS = [
     Metric("modes.high_quality_fraction", "high-quality fraction", True),
     Metric("modes.reverse_kl", "mode reverse KL", False),
     Metric("modes.mean_abs_radius_error", "radius error", False),
+    Metric("semi_supervised.test_error", "test error (semi-supervised D)", False),
+    Metric("semi_supervised.baseline_test_error", "test error (baseline on the same labels)", False),
     Metric("points.fd", "FD (2-D points)", False),
     Metric("points.precision", "precision (points)", True),
     Metric("points.recall", "recall (points)", True),
@@ -88,6 +91,8 @@ def arm_values(results: list[dict[str, Any]], generator: str, key: str) -> list[
         gens = r["generators"]
         scores = gens.get(generator) or gens.get("raw") or {}
         value = lookup(scores, key)
+        if value is None:  # scores of the run as a whole (the semi-supervised classifier)
+            value = lookup(r, key)
         if value is not None:
             values.append(value)
     return values
@@ -254,6 +259,17 @@ def write_comparison(root: Path) -> str:
     write_json(root / COMPARISON_JSON, comparison)
     with atomic_path(root / COMPARISON_MD) as tmp:
         tmp.write_text(markdown(comparison), encoding="utf-8")
+    params = load_params(root)
+    experiment = str((params.get("tracking") or {}).get("experiment", "ganforge"))
+    tracker = MlflowTracker(
+        default_uri(root),
+        experiment,
+        "comparison",
+        {"kind": "comparison", "profile": str(params.get("profile"))},
+    )
+    for path in (COMPARISON_MD, COMPARISON_JSON):
+        tracker.log_artifact(root / path, "comparison")
+    tracker.close()
     tests = sum(
         len(b.get("pairwise", {})) for e in comparison["datasets"].values() for b in e["metrics"].values()
     )

@@ -24,9 +24,11 @@ from ganforge.io import atomic_dir, save_torch, write_json
 from ganforge.metrics.classifier import ClassifierConfig, load_classifier, save_classifier, train_classifier
 from ganforge.metrics.features import DomainExtractor, Features, PointsExtractor, Unavailable, load_inception
 from ganforge.metrics.suite import EvalConfig, Reference, class_scores, feature_scores, toy_scores
+from ganforge.tracking import MlflowTracker, default_uri, numeric_leaves
 from pipeline.params import load_params
 from pipeline.prepare import PREPARED_DIR
 from pipeline.sample import SAMPLES_DIR
+from pipeline.train import MODELS_DIR
 from pipeline.variants import load_resolved
 
 EVALUATORS_DIR = Path("data/evaluators")
@@ -228,15 +230,39 @@ def evaluate_variant(name: str, root: Path) -> list[str]:
                 "generated_samples": len(next(iter(samples["samples"].values()))),
                 "generators": {},
             }
+            summary = _train_summary(root, name, seed)
+            if "semi_supervised" in summary:
+                result["semi_supervised"] = summary["semi_supervised"]
             for which, fake in samples["samples"].items():
                 result["generators"][which] = _score(
                     fake, samples, refs, ref_state, domain, inception, cfg, seed, evaluator_report
                 )
             write_json(folder / f"{seed}.json", result)
+            log_scores(root, name, seed, variant.experiment, result)
             lines.append(
                 f"evaluated {name} seed {seed}: {_headline(result)} ({time.perf_counter() - start:.1f} s)"
             )
     return lines
+
+
+def _train_summary(root: Path, variant: str, seed: int) -> dict[str, Any]:
+    path = root / MODELS_DIR / variant / str(seed) / "train.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def log_scores(root: Path, variant: str, seed: int, experiment: str, result: dict[str, Any]) -> None:
+    """Put a run's final scores on its MLflow training run, so the UI's compare view ranks
+    variants by them."""
+    info = _train_summary(root, variant, seed)
+    tracker = MlflowTracker(
+        default_uri(root), experiment, f"{variant}-{seed}", run_id=info.get("mlflow_run_id")
+    )
+    scores = {
+        **numeric_leaves(result["generators"], "score."),
+        **numeric_leaves(result.get("semi_supervised", {}), "score.semi_supervised."),
+    }
+    tracker.log_metrics(scores, int(info.get("steps", 0)))
+    tracker.close()
 
 
 def _score(

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,17 @@ from ganforge.losses import get_loss
 from ganforge.nets import build_discriminator, build_generator
 from ganforge.nets.config import DataShape
 from ganforge.tracking import MlflowTracker, Tracker, default_uri
-from ganforge.train import BatchSampler, GanSystem, Hooks, RunRandom, Trainer, fit_images
+from ganforge.train import AdversarialSystem, BatchSampler, GanSystem, Hooks, RunRandom, Trainer, fit_images
 from ganforge.train.checkpoint import fingerprint
-from ganforge.train.device import resolve_placement
+from ganforge.train.device import Placement, resolve_placement
 from ganforge.train.export import save_generator
 from ganforge.train.progress import Progress
+from ganforge.train.semi_supervised import (
+    SemiSupervisedSystem,
+    classification_error,
+    semi_supervised_split,
+    train_baseline,
+)
 from pipeline.figures import grid_figure
 from pipeline.prepare import PREPARED_DIR
 from pipeline.variants import ResolvedVariant, load_resolved
@@ -77,6 +84,90 @@ def training_data(variant: ResolvedVariant, root: Path) -> TrainingData:
     return TrainingData(
         images, labels, DataShape("images", channels=images.shape[1], size=size, classes=classes), ds
     )
+
+
+@dataclass
+class Setup:
+    """The adversarial system of a run, its data, and what to measure once it is trained."""
+
+    system: AdversarialSystem
+    sampler: BatchSampler
+    after: Callable[[], dict[str, Any]] | None = None
+
+
+def build_setup(
+    variant: ResolvedVariant, data: TrainingData, placement: Placement, random: RunRandom, seed: int
+) -> Setup:
+    """Networks, system and batches for the variant's kind of system."""
+    cfg, device = variant.train, placement.device
+    generator = build_generator(variant.model, data.shape)
+    discriminator = build_discriminator(variant.model, data.shape)
+    if placement.channels_last:
+        generator.to(memory_format=torch.channels_last)
+        discriminator.to(memory_format=torch.channels_last)
+    if variant.system == "gan":
+        system = GanSystem(
+            generator, discriminator, get_loss(cfg.loss), cfg, device, random.noise, placement.amp_dtype
+        )
+        return Setup(
+            system,
+            BatchSampler(data.x, data.labels, cfg.batch_size, random.data, device, placement.channels_last),
+        )
+    return _semi_supervised_setup(variant, data, placement, random, seed, generator, discriminator)
+
+
+def _semi_supervised_setup(
+    variant: ResolvedVariant,
+    data: TrainingData,
+    placement: Placement,
+    random: RunRandom,
+    seed: int,
+    generator: Any,
+    discriminator: Any,
+) -> Setup:
+    labels = data.source.labels
+    if labels is None or data.shape.kind != "images":
+        raise ConfigError(f"variant {variant.name}: the semi-supervised GAN needs a labelled image dataset")
+    cfg, device, classes = variant.train, placement.device, len(data.source.class_names)
+    train_idx, labelled_idx, test_idx = semi_supervised_split(
+        labels, variant.labelled, variant.test_fraction, seed
+    )
+    labelled = BatchSampler(
+        data.x[labelled_idx],
+        labels[labelled_idx],
+        min(cfg.batch_size, len(labelled_idx)),
+        torch.Generator().manual_seed(seed + 7),
+        device,
+    )
+    system = SemiSupervisedSystem(
+        generator, discriminator, classes, labelled, cfg, device, random.noise, placement.amp_dtype
+    )
+    sampler = BatchSampler(data.x[train_idx], None, cfg.batch_size, random.data, device)
+
+    def after() -> dict[str, Any]:
+        test_x, test_y = data.x[test_idx], labels[test_idx]
+        baseline = train_baseline(
+            lambda: build_discriminator(variant.model, data.shape),
+            classes,
+            data.x[labelled_idx],
+            labels[labelled_idx],
+            variant.baseline_steps,
+            cfg,
+            seed,
+            device,
+        )
+        return {
+            "semi_supervised": {
+                "labelled": len(labelled_idx),
+                "unlabelled": len(train_idx),
+                "test_examples": len(test_idx),
+                "test_error": classification_error(system.d, test_x, test_y),
+                "baseline_test_error": classification_error(baseline, test_x, test_y),
+                "baseline_steps": variant.baseline_steps,
+            }
+        }
+
+    return Setup(system, sampler, after)
 
 
 def git_commit(root: Path) -> str:
@@ -150,17 +241,8 @@ def train(name: str, seed: int, root: Path) -> str:
         convolutional="dcgan" in (variant.model.generator.arch, variant.model.discriminator.arch),
     )
     random = RunRandom(seed, placement.device)  # seeds the global RNG before the nets are initialised
-    generator = build_generator(variant.model, data.shape)
-    discriminator = build_discriminator(variant.model, data.shape)
-    if placement.channels_last:
-        generator.to(memory_format=torch.channels_last)
-        discriminator.to(memory_format=torch.channels_last)
-    system = GanSystem(
-        generator, discriminator, get_loss(cfg.loss), cfg, placement.device, random.noise, placement.amp_dtype
-    )
-    sampler = BatchSampler(
-        data.x, data.labels, cfg.batch_size, random.data, placement.device, placement.channels_last
-    )
+    setup = build_setup(variant, data, placement, random, seed)
+    system, sampler = setup.system, setup.sampler
 
     fp = fingerprint(variant.fingerprint_source(seed))
     checkpoint = root / CHECKPOINT_DIR / name / f"{seed}.pt"
@@ -213,6 +295,8 @@ def train(name: str, seed: int, root: Path) -> str:
         "final": result.history[-1] if result.history else {},
         "mlflow_run_id": tracker.run_id,
     }
+    if setup.after is not None:
+        summary.update(setup.after())
     out_dir = root / MODELS_DIR / name / str(seed)
     with atomic_dir(out_dir) as tmp:
         save_generator(

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ganforge.config import from_dict
 from ganforge.data.prepared import dataset_paths
@@ -26,13 +26,23 @@ CONFIG_DIR = Path("data/configs")
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """`variants.<name>` as written in params.yaml."""
+    """`variants.<name>` as written in params.yaml. `system` semi_supervised trains the
+    (K+1)-class discriminator on `labelled` labels (balanced), holds out `test_fraction` to
+    measure its classification error, and trains the baseline classifier for `baseline_steps`."""
 
     dataset: str
     conditional: bool = False
     image_size: int | None = None
+    system: Literal["gan", "semi_supervised"] = "gan"
+    labelled: int = 100
+    test_fraction: float = 0.2
+    baseline_steps: int = 1000
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.labelled < 1 or self.baseline_steps < 1 or not 0.0 < self.test_fraction < 1.0:
+            raise ValueError("labelled and baseline_steps must be positive, test_fraction in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,10 @@ class ResolvedVariant:
     dataset_sha256: str
     conditional: bool
     image_size: int | None
+    system: str
+    labelled: int
+    test_fraction: float
+    baseline_steps: int
     model: ModelConfig
     train: TrainConfig
     profile: str
@@ -81,6 +95,10 @@ def resolve(params: dict[str, Any], name: str, root: Path) -> ResolvedVariant:
         dataset_sha256=sha256_file(data_path),
         conditional=spec.conditional,
         image_size=spec.image_size,
+        system=spec.system,
+        labelled=spec.labelled,
+        test_fraction=spec.test_fraction,
+        baseline_steps=spec.baseline_steps,
         model=model,
         train=train,
         profile=str(params.get("profile", "")),

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 SMOKE = ["-S", "profile=smoke", "-S", "data.verify_checksums=false"]
 DATASETS = {"mnist", "emoji64", "ring", "edges2emoji64", "mnist2color"}
-VARIANTS = {"gan_mnist", "cgan_mnist", "cdcgan_mnist", "dcgan_emoji64", "gan_ring"}
+VARIANTS = {"gan_mnist", "cgan_mnist", "cdcgan_mnist", "dcgan_emoji64", "gan_ring", "ssgan_mnist"}
 
 
 def ran_stages(output: str) -> set[str]:
@@ -45,7 +45,12 @@ def test_every_stage_of_the_smoke_profile_ran(smoke):
     stages = ran_stages(out)
     assert {f"prepare@{d}" for d in ("mnist", "emoji64", "ring")} <= stages
     assert {f"train@{v}-0" for v in VARIANTS} | {f"sample@{v}" for v in VARIANTS} <= stages
-    assert {f"evaluate@{v}" for v in VARIANTS} | {"evaluator@mnist", "evaluator@ring"} <= stages
+    assert {f"evaluate@{v}" for v in VARIANTS} | {
+        "evaluator@mnist",
+        "evaluator@ring",
+        "compare",
+        "report",
+    } <= stages
     status = run(["dvc", "status"], project, env).stdout
     assert "up to date" in status, status
 
@@ -109,6 +114,82 @@ def test_metrics_for_every_run_say_how_they_were_computed(smoke):
     assert all(f"reports/metrics/{v}/0.json" in files for v in VARIANTS)
 
 
+EXPECTED = Path(__file__).parent / "expected" / "smoke-metrics.json"
+KEY_SCORES = [
+    "domain.fd",
+    "domain.is",
+    "domain.precision",
+    "domain.recall",
+    "classes.classes_hit",
+    "modes.modes_covered",
+    "modes.high_quality_fraction",
+    "points.fd",
+]
+
+
+def key_metrics(project: Path) -> dict[str, float]:
+    """The scores CI regenerates and checks: a few per run, and the classifiers' accuracy."""
+    from pipeline.compare import lookup
+
+    out = {}
+    for variant in sorted(VARIANTS):
+        metrics = json.loads((project / "reports" / "metrics" / variant / "0.json").read_text())
+        for which, scores in metrics["generators"].items():
+            for key in KEY_SCORES:
+                value = lookup(scores, key)
+                if value is not None:
+                    out[f"{variant}/0/{which}/{key}"] = value
+        for key, value in metrics.get("semi_supervised", {}).items():
+            if key.endswith("error"):
+                out[f"{variant}/0/semi_supervised/{key}"] = value
+    for dataset in ("mnist", "emoji64"):
+        report = json.loads((project / "reports" / "evaluators" / f"{dataset}.json").read_text())
+        out[f"evaluator/{dataset}/heldout_accuracy"] = report["extractors"]["domain"]["heldout_accuracy"]
+    return out
+
+
+def test_regenerated_metrics_match_the_committed_expectation(smoke):
+    """A change that breaks a score, or its reproducibility, fails here. Regenerate the file
+    with GANFORGE_UPDATE_EXPECTED=1 when a change is meant to move the numbers."""
+    project, _, _ = smoke
+    got = key_metrics(project)
+    if os.environ.get("GANFORGE_UPDATE_EXPECTED") == "1":
+        EXPECTED.parent.mkdir(exist_ok=True)
+        EXPECTED.write_text(
+            json.dumps(
+                {"tolerance": {"relative": 0.15, "absolute": 0.01}, "metrics": got}, indent=2, sort_keys=True
+            )
+            + "\n"
+        )
+    expected = json.loads(EXPECTED.read_text())
+    rel, atol = expected["tolerance"]["relative"], expected["tolerance"]["absolute"]
+    assert set(got) == set(expected["metrics"]), set(got) ^ set(expected["metrics"])
+    off = {
+        k: (got[k], want)
+        for k, want in expected["metrics"].items()
+        if abs(got[k] - want) > atol + rel * abs(want)
+    }
+    assert not off, f"scores moved beyond tolerance (got, expected): {off}"
+
+
+def test_comparison_and_report(smoke):
+    project, _, _ = smoke
+    comparison = json.loads((project / "reports" / "comparison.json").read_text())
+    mnist = comparison["datasets"]["mnist"]
+    assert set(mnist["variants"]) == {"gan_mnist", "cgan_mnist", "cdcgan_mnist", "ssgan_mnist"}
+    fd = mnist["metrics"]["domain.fd"]
+    assert set(fd["summary"]) == set(mnist["variants"]) and fd["summary"]["gan_mnist"]["n"] == 1
+    assert set(mnist["metrics"]["semi_supervised.test_error"]["summary"]) == {"ssgan_mnist"}
+    assert len(fd["pairwise"]) == 6 and all("not tested" in c["verdict"] for c in fd["pairwise"].values())
+    assert comparison["datasets"]["emoji64"]["stand_in"] is True
+    report = (project / "reports" / "report.md").read_text()
+    assert "# ganforge report (smoke profile)" in report and "Stand-in data" in report
+    assert "### Semi-supervised classification" in report
+    assert "### Leaderboard" in report and "![samples of mnist](figures/samples_mnist.png)" in report
+    figures = {p.name for p in (project / "reports" / "figures").iterdir()}
+    assert {"samples_mnist.png", "curves_mnist.png", "scores_mnist.png", "samples_ring.png"} <= figures
+
+
 def test_mlflow_has_one_finished_run_per_variant_and_seed(smoke):
     from mlflow.tracking import MlflowClient
 
@@ -116,8 +197,10 @@ def test_mlflow_has_one_finished_run_per_variant_and_seed(smoke):
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     exp = client.get_experiment_by_name("ganforge")
     runs = client.search_runs([exp.experiment_id])
-    by_run = {(r.data.tags["variant"], r.data.tags["seed"]): r for r in runs}
+    by_run = {(r.data.tags["variant"], r.data.tags["seed"]): r for r in runs if "variant" in r.data.tags}
     assert set(by_run) == {(v, "0") for v in VARIANTS}
+    assert any(r.data.tags.get("kind") == "comparison" for r in runs)
+    assert "score.ema.modes.modes_covered" in by_run[("gan_ring", "0")].data.metrics
     ring = by_run[("gan_ring", "0")]
     assert ring.info.status == "FINISHED" and ring.data.tags["profile"] == "smoke"
     assert ring.data.params["train.lr"] == "0.001" and "d_loss" in ring.data.metrics
@@ -145,14 +228,15 @@ def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     stages = ran_stages(out)
     variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
     own_lr = {v for v in VARIANTS if "lr" in (variants[v].get("train") or {})}
-    assert own_lr == {"gan_mnist", "gan_ring"}
+    assert own_lr == {"gan_mnist", "gan_ring", "ssgan_mnist"}
     assert {f"configure@{v}" for v in VARIANTS} <= stages
     assert {f"train@{v}-0" for v in VARIANTS - own_lr} <= stages
     assert not {f"train@{v}-0" for v in own_lr} & stages  # their resolved configs are unchanged
     shown = run(["dvc", "exp", "show", "--json"], project, env).stdout
     assert "lr-3e-4" in shown
-    config = json.loads((project / "data" / "configs" / "gan_mnist.json").read_text())
-    assert config["train"]["lr"] == 0.0003
+    configs = project / "data" / "configs"
+    assert json.loads((configs / "cgan_mnist.json").read_text())["train"]["lr"] == 0.0003
+    assert json.loads((configs / "gan_mnist.json").read_text())["train"]["lr"] == 0.0004  # its own lr wins
 
 
 def _sha(path: Path) -> str:

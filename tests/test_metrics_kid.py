@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from ganforge.errors import ConfigError, DataError
+from ganforge.metrics import kid
 from ganforge.metrics.kid import kernel_inception_distance
 
 
@@ -75,3 +76,12 @@ def test_unusable_inputs_raise():
         kernel_inception_distance(ok, ok, subsets=0)
     with pytest.raises(ConfigError, match="subset_size"):
         kernel_inception_distance(ok, ok, subset_size=1)
+
+
+def test_whole_kernel_route_matches_the_per_subset_route(monkeypatch):
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(300, 16)), rng.normal(0.2, 1.1, size=(250, 16))
+    fast = kid.kernel_inception_distance(real, fake, subsets=20, subset_size=100, seed=1)
+    monkeypatch.setattr(kid, "FULL_KERNEL_LIMIT", 0)
+    slow = kid.kernel_inception_distance(real, fake, subsets=20, subset_size=100, seed=1)
+    assert fast == pytest.approx(slow, rel=1e-9, abs=1e-12)

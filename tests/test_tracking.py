@@ -2,7 +2,7 @@
 
 import pytest
 
-from ganforge.tracking import MlflowTracker, artifact_root, default_uri, flatten
+from ganforge.tracking import MlflowTracker, artifact_root, default_uri, flatten, metric_name
 
 
 def test_default_uri_is_a_sqlite_store_at_the_root(tmp_path, monkeypatch):
@@ -33,6 +33,7 @@ def test_run_with_batched_metrics_params_artifacts_and_reopen(tmp_path):
         tracker.log_metrics({"d_loss": 1.0 / step, "g_loss": float(step)}, step)
     (tmp_path / "grid.png").write_bytes(b"\x89PNG fake")
     tracker.log_artifact(tmp_path / "grid.png", "grids")
+    tracker.log_metrics({"score.classes.class_histogram.Animals & Nature": 0.25}, 1200)
     tracker.close()
 
     again = MlflowTracker(uri, "tests", "run-a", run_id=tracker.run_id)
@@ -45,3 +46,9 @@ def test_run_with_batched_metrics_params_artifacts_and_reopen(tmp_path):
     assert len(history) == 1200 and run.info.status == "FINISHED"
     assert [a.path for a in again.client.list_artifacts(tracker.run_id, "grids")] == ["grids/grid.png"]
     assert (tmp_path / "mlartifacts").is_dir()
+    assert run.data.metrics["score.classes.class_histogram.Animals _ Nature"] == 0.25
+
+
+def test_metric_names_keep_what_mlflow_allows():
+    assert metric_name("score.ema/domain.fd: x-1_y") == "score.ema/domain.fd: x-1_y"
+    assert metric_name("hist.Smileys & Emotion (1)") == "hist.Smileys _ Emotion _1_"

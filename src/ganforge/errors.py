@@ -25,4 +25,5 @@ class CredentialsError(GanforgeError):
 def unknown_name(kind: str, name: str, known: list[str] | tuple[str, ...]) -> ConfigError:
     """A ConfigError for a name that is not registered, listing the known ones."""
     listing = ", ".join(sorted(known)) or "(none)"
-    return ConfigError(f"unknown {kind} {name!r}; known {kind}s: {listing}")
+    plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"
+    return ConfigError(f"unknown {kind} {name!r}; known {plural}: {listing}")

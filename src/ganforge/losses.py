@@ -57,7 +57,53 @@ class Minimax(_CrossEntropyGame):
         return -F.softplus(fake).mean()  # log(1 - sigmoid(fake))
 
 
-LOSSES: Mapping[str, AdversarialLoss] = {"ns": NonSaturating(), "minimax": Minimax()}
+@dataclass(frozen=True)
+class Wasserstein(AdversarialLoss):
+    """WGAN (Arjovsky et al.): the critic maximises E[D(x)] - E[D(G(z))] (no sigmoid); its
+    Lipschitz constraint comes from weight clipping or a gradient penalty (regularizers)."""
+
+    name: str = "wgan"
+    probabilities: bool = False
+
+    def discriminator(self, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return fake.mean() - real.mean()
+
+    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+        return -fake.mean()
+
+
+@dataclass(frozen=True)
+class Hinge(AdversarialLoss):
+    """The hinge loss of SNGAN / SAGAN: D minimises relu(1 - D(x)) + relu(1 + D(G(z)))."""
+
+    name: str = "hinge"
+    probabilities: bool = False
+
+    def discriminator(self, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return F.relu(real_target - real).mean() + F.relu(1.0 + fake).mean()
+
+    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+        return -fake.mean()
+
+
+@dataclass(frozen=True)
+class LeastSquares(AdversarialLoss):
+    """LSGAN (Mao et al., a = 0, b = c = 1): D minimises ½(D(x) - 1)² + ½D(G(z))², G
+    minimises ½(D(G(z)) - 1)². One-sided smoothing moves the real target to α."""
+
+    name: str = "ls"
+    probabilities: bool = False
+
+    def discriminator(self, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return 0.5 * ((real - real_target) ** 2).mean() + 0.5 * (fake**2).mean()
+
+    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+        return 0.5 * ((fake - 1.0) ** 2).mean()
+
+
+LOSSES: Mapping[str, AdversarialLoss] = {
+    loss.name: loss for loss in (NonSaturating(), Minimax(), Wasserstein(), Hinge(), LeastSquares())
+}
 
 
 def get_loss(name: str) -> AdversarialLoss:

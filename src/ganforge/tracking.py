@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -60,6 +62,27 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
             out.update(flatten(value, f"{name}."))
         else:
             out[name] = str(value)
+    return out
+
+
+_NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
+def metric_name(key: str) -> str:
+    """`key` with every character MLflow refuses in a metric name (class names such as
+    "Animals & Nature" bring them) replaced by `_`."""
+    return _NOT_IN_A_NAME.sub("_", key)
+
+
+def numeric_leaves(tree: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The finite numbers of a nested mapping, under dotted keys (for metrics)."""
+    out: dict[str, float] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(numeric_leaves(value, f"{name}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[name] = float(value)
     return out
 
 
@@ -148,7 +171,7 @@ class MlflowTracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._pending += [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        self._pending += [Metric(metric_name(k), float(v), now, step) for k, v in metrics.items()]
         if len(self._pending) >= _BATCH:
             self.flush()
 

@@ -28,6 +28,15 @@ def save_image(img: Image.Image, path: Path) -> Path:
     return path
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    """Lay the figure out, write it as PNG atomically, and free it."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
 def _figure() -> Any:
     import matplotlib
 
@@ -49,11 +58,7 @@ def save_class_grid(
     ax.set_yticks([cell * (i + 0.5) for i in range(len(class_names))], labels=list(class_names), fontsize=8)
     ax.set_xticks([])
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def save_points(
@@ -74,8 +79,60 @@ def save_points(
     lim = float(torch.cat([real, samples]).abs().quantile(0.995)) * 1.15 if len(samples) else 1.0
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title)
     ax.legend(loc="upper right", fontsize=7, markerscale=4)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
+
+
+def save_side_by_side(panels: list[tuple[str, Path]], path: Path, title: str) -> Path:
+    """PNG images (e.g. every variant's grid of the same latent batch) in one row, titled."""
+    plt = _figure()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), dpi=100, squeeze=False)
+    for ax, (name, image) in zip(axes[0], panels, strict=True):
+        with Image.open(image) as img:
+            ax.imshow(np.asarray(img.convert("RGB")))
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    return _save(plt, fig, path)
+
+
+def save_curves(curves: dict[str, list[dict[str, list[float]]]], path: Path, title: str) -> Path:
+    """Loss curves (left) and mean D(x), D(G(z)) (right) of every variant: the mean over its
+    seeds as a line, each seed faintly."""
+    plt = _figure()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (variant, runs) in enumerate(curves.items()):
+        colour = colours[i % len(colours)]
+        for ax, keys in ((left, ("d_loss", "g_loss")), (right, ("d_real", "d_fake"))):
+            for key, style in zip(keys, ("-", "--"), strict=True):
+                series = [np.asarray(r[key]) for r in runs if r.get(key)]
+                if not series:
+                    continue
+                steps = np.asarray(runs[0]["step"])[: min(map(len, series))]
+                stacked = np.stack([s[: len(steps)] for s in series])
+                for s in stacked:
+                    ax.plot(steps, s, style, color=colour, alpha=0.15, lw=0.8)
+                ax.plot(steps, stacked.mean(0), style, color=colour, lw=1.4, label=f"{variant} {key}")
+    left.set(title="losses (solid: D, dashed: G)", xlabel="step")
+    right.set(title="mean D(x) (solid) and D(G(z)) (dashed)", xlabel="step")
+    for ax in (left, right):
+        ax.legend(fontsize=6, ncol=2)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    return _save(plt, fig, path)
+
+
+def save_strips(values: dict[str, dict[str, list[float]]], path: Path, title: str) -> Path:
+    """One panel per score: each variant's seeds as points, with their mean as a bar."""
+    plt = _figure()
+    fig, axes = plt.subplots(1, len(values), figsize=(3.6 * len(values), 3.4), dpi=100, squeeze=False)
+    for ax, (label, arms) in zip(axes[0], values.items(), strict=True):
+        for j, vals in enumerate(arms.values()):
+            ax.scatter([j] * len(vals), vals, s=18, alpha=0.8)
+            if vals:
+                ax.hlines(np.mean(vals), j - 0.25, j + 0.25, color="k", lw=1.2)
+        ax.set_xticks(range(len(arms)), labels=list(arms), rotation=30, ha="right", fontsize=7)
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title, fontsize=10)
+    return _save(plt, fig, path)

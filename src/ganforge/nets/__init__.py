@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ganforge.errors import unknown_name
+from ganforge.errors import ConfigError, unknown_name
 from ganforge.nets.base import Discriminator, Generator
 from ganforge.nets.config import DataShape, ModelConfig, NetConfig
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganforge.nets.improved import apply_spectral_norm
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator, ToyDiscriminator, ToyGenerator
 
 GENERATORS: Mapping[str, Callable[[int, DataShape, NetConfig], Generator]] = {
@@ -26,14 +27,18 @@ def build_generator(model: ModelConfig, shape: DataShape) -> Generator:
     arch = model.generator.arch
     if arch not in GENERATORS:
         raise unknown_name("generator arch", arch, list(GENERATORS))
-    return GENERATORS[arch](model.latent_dim, shape, model.generator)
+    net = GENERATORS[arch](model.latent_dim, shape, model.generator)
+    return apply_spectral_norm(net) if model.generator.spectral_norm else net
 
 
 def build_discriminator(model: ModelConfig, shape: DataShape) -> Discriminator:
     arch = model.discriminator.arch
     if arch not in DISCRIMINATORS:
         raise unknown_name("discriminator arch", arch, list(DISCRIMINATORS))
-    return DISCRIMINATORS[arch](shape, model.discriminator)
+    if model.discriminator.norm == "vbn":
+        raise ConfigError("virtual batch norm is for generators; use batch, layer or none in a discriminator")
+    net = DISCRIMINATORS[arch](shape, model.discriminator)
+    return apply_spectral_norm(net) if model.discriminator.spectral_norm else net
 
 
 __all__ = [

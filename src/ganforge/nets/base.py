@@ -7,6 +7,9 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.nets.config import DataShape, NetConfig
+from ganforge.nets.improved import MinibatchDiscrimination
+
+VBN_SEED = 31415  # the fixed reference latents of virtual batch norm
 
 
 class LabelInput(nn.Module):
@@ -32,32 +35,63 @@ def _check_labels(shape: DataShape, labels: torch.Tensor | None, who: str) -> No
 
 
 class Generator(nn.Module):
-    """Maps latent vectors (and labels, when conditional) to samples of `shape`."""
+    """Maps latent vectors (and labels, when conditional) to samples of `shape`. Subclasses
+    implement `generate`. With virtual batch norm, a fixed reference batch of latents is put
+    in front of every input (and its outputs dropped), so each VBN layer sees it."""
 
     def __init__(self, latent_dim: int, shape: DataShape, cfg: NetConfig) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.shape = shape
         self.label = LabelInput(shape.classes, cfg) if shape.classes else None
+        self.reference = cfg.vbn_reference if cfg.norm == "vbn" else 0
+        if self.reference:
+            gen = torch.Generator().manual_seed(VBN_SEED)
+            self.register_buffer("z_ref", torch.randn(self.reference, latent_dim, generator=gen))
+            classes = max(shape.classes, 1)
+            self.register_buffer("labels_ref", torch.arange(self.reference) % classes)
 
     def latent_input(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """z with the label vector appended (conditional nets)."""
-        _check_labels(self.shape, labels, "generator")
         if self.label is None or labels is None:
             return z
         return torch.cat([z, self.label(labels, z.dtype)], dim=1)
 
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        _check_labels(self.shape, labels, "generator")
+        if not self.reference:
+            return self.generate(z, labels)
+        z_all = torch.cat([self.z_ref.to(z.dtype), z])
+        labels_all = torch.cat([self.labels_ref, labels]) if labels is not None else None
+        return self.generate(z_all, labels_all)[self.reference :]
+
 
 class Discriminator(nn.Module):
     """Scores samples (and labels, when conditional) with one logit each. `features` gives
-    the penultimate representation that `head` turns into the logit."""
+    the penultimate representation; minibatch discrimination (when on) appends its outputs to
+    it, and `head` turns the result into the logit."""
 
     head: nn.Module
 
     def __init__(self, shape: DataShape, cfg: NetConfig) -> None:
         super().__init__()
         self.shape = shape
+        self.cfg = cfg
         self.label = LabelInput(shape.classes, cfg) if shape.classes else None
+        self.minibatch: MinibatchDiscrimination | None = None
+
+    def make_head(self, feature_dim: int) -> None:
+        """The minibatch-discrimination layer (if any) and the linear head on `feature_dim` features."""
+        extra = 0
+        if self.cfg.minibatch_kernels:
+            self.minibatch = MinibatchDiscrimination(
+                feature_dim, self.cfg.minibatch_kernels, self.cfg.minibatch_dims
+            )
+            extra = self.cfg.minibatch_kernels
+        self.head = nn.Linear(feature_dim + extra, 1)
 
     def check_labels(self, labels: torch.Tensor | None) -> None:
         _check_labels(self.shape, labels, "discriminator")
@@ -66,7 +100,10 @@ class Discriminator(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.features(x, labels)).squeeze(1)
+        h = self.features(x, labels)
+        if self.minibatch is not None:
+            h = torch.cat([h, self.minibatch(h)], dim=1)
+        return self.head(h).squeeze(1)
 
 
 def require_kind(arch: str, shape: DataShape, kind: str, hint: str) -> None:

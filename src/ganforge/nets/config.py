@@ -26,25 +26,41 @@ class DataShape:
 class NetConfig:
     """One network. `arch` names a builder (mlp, dcgan, toy); the rest are its options:
     `width` (DCGAN base channels), `hidden` (MLP layer sizes, None: the arch default),
-    `dropout` (discriminators), `norm` (batch, layer or none; None: the arch's default, and
-    the arch decides which layers get it), and how a conditional net takes its label
-    (`onehot` planes/vector, or a learned `embedding` of `embedding_dim`)."""
+    `dropout` and `noise` (dense discriminators: Gaussian noise of that σ on each layer's
+    input while training, as the Improved-GAN discriminator), `norm` (batch, layer or none;
+    None: the arch's default, and the arch decides which layers get it; `vbn`, virtual batch
+    norm, for generators, with a reference batch of `vbn_reference` fixed latents), how a
+    conditional net takes its label (`onehot` planes/vector, or a learned `embedding` of
+    `embedding_dim`), `spectral_norm` on every layer, minibatch discrimination before a
+    discriminator's head (`minibatch_kernels` B > 0 kernels of `minibatch_dims` C), and
+    packing (PacGAN: a dense discriminator judges `pack` samples at once, all real or all
+    generated)."""
 
     arch: str = "mlp"
     width: int = 64
     hidden: tuple[int, ...] | None = None
     dropout: float = 0.0
-    norm: Literal["batch", "layer", "none"] | None = None
+    noise: float = 0.0
+    norm: Literal["batch", "layer", "none", "vbn"] | None = None
     label_mode: Literal["onehot", "embedding"] = "onehot"
     embedding_dim: int = 50
+    spectral_norm: bool = False
+    minibatch_kernels: int = 0
+    minibatch_dims: int = 5
+    vbn_reference: int = 64
+    pack: int = 1
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.embedding_dim < 1:
             raise ValueError("width and embedding_dim must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.noise < 0:
+            raise ValueError(f"noise must be 0 or more, got {self.noise}")
         if self.hidden is not None and (not self.hidden or min(self.hidden) < 1):
             raise ValueError("hidden must list positive layer sizes")
+        if self.minibatch_kernels < 0 or self.minibatch_dims < 1 or self.vbn_reference < 1 or self.pack < 1:
+            raise ValueError("minibatch_kernels must be 0 or more, minibatch_dims and vbn_reference positive")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganforge.errors import ConfigError
 from ganforge.nets.base import Discriminator, Generator, require_kind
 from ganforge.nets.config import DataShape, NetConfig
 from ganforge.nets.layers import dcgan_init, norm_2d
@@ -31,14 +32,14 @@ class DCGANGenerator(Generator):
         in_channels = latent_dim + (self.label.dim if self.label is not None else 0)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(in_channels, channels, 4, 1, 0, bias=False),
-            norm_2d(norm, channels),
+            norm_2d(norm, channels, self.reference),
             nn.ReLU(True),
         ]
         size = conv_transpose_out(1, 4, 1, 0)
         for _ in range(stages - 1):
             layers += [
                 nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
-                norm_2d(norm, channels // 2),
+                norm_2d(norm, channels // 2, self.reference),
                 nn.ReLU(True),
             ]
             channels //= 2
@@ -48,7 +49,7 @@ class DCGANGenerator(Generator):
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         h = self.latent_input(z, labels)
         return self.net(h.view(h.shape[0], -1, 1, 1))
 
@@ -60,6 +61,8 @@ class DCGANDiscriminator(Discriminator):
     def __init__(self, shape: DataShape, cfg: NetConfig) -> None:
         require_kind("dcgan", shape, "images", "use arch toy for points")
         super().__init__(shape, cfg)
+        if cfg.pack > 1:
+            raise ConfigError("packing (PacGAN) is implemented for the mlp and toy discriminators")
         stages = check_image_size(shape.size)
         norm = cfg.norm or "batch"
         label_channels = 0
@@ -88,7 +91,7 @@ class DCGANDiscriminator(Discriminator):
             size = conv_out(size, 4, 2, 1)
         _check(size, 4, "DCGAN discriminator")
         self.net = nn.Sequential(*layers)
-        self.head = nn.Linear(channels * 4 * 4, 1)
+        self.make_head(channels * 4 * 4)
         self.apply(dcgan_init)
 
     def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -24,16 +24,21 @@ class MLPGenerator(Generator):
         super().__init__(latent_dim, shape, cfg)
         hidden = list(cfg.hidden or (128, 256, 512, 1024))
         label_dim = self.label.dim if self.label is not None else 0
-        self.body = mlp([latent_dim + label_dim, *hidden], _LEAKY, norm=cfg.norm or "batch")
+        self.body = mlp(
+            [latent_dim + label_dim, *hidden], _LEAKY, norm=cfg.norm or "batch", reference=self.reference
+        )
         self.out = nn.Linear(hidden[-1], shape.numel)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         x = torch.tanh(self.out(self.body(self.latent_input(z, labels))))
         return x.view(-1, self.shape.channels, self.shape.size, self.shape.size)
 
 
 class _DenseDiscriminator(Discriminator):
-    """Flattened input (+ label vector) → hidden layers (optional dropout) → one logit."""
+    """Flattened input (+ label vector) → hidden layers (optional dropout and input noise) →
+    one logit. With
+    packing, `pack` consecutive samples are concatenated into one input (PacGAN), so the net
+    gives one logit per pack."""
 
     def __init__(
         self, shape: DataShape, cfg: NetConfig, hidden: tuple[int, ...], activation: Callable[[], nn.Module]
@@ -42,15 +47,23 @@ class _DenseDiscriminator(Discriminator):
         sizes = list(cfg.hidden or hidden)
         label_dim = self.label.dim if self.label is not None else 0
         self.body = mlp(
-            [shape.numel + label_dim, *sizes], activation, norm=cfg.norm or "none", dropout=cfg.dropout
+            [cfg.pack * (shape.numel + label_dim), *sizes],
+            activation,
+            norm=cfg.norm or "none",
+            dropout=cfg.dropout,
+            noise=cfg.noise,
         )
-        self.head = nn.Linear(sizes[-1], 1)
+        self.make_head(sizes[-1])
 
     def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         self.check_labels(labels)
         h = x.flatten(1)
         if self.label is not None and labels is not None:
             h = torch.cat([h, self.label(labels, h.dtype)], dim=1)
+        if self.cfg.pack > 1:
+            if h.shape[0] % self.cfg.pack:
+                raise ValueError(f"a batch of {h.shape[0]} does not split into packs of {self.cfg.pack}")
+            h = h.reshape(h.shape[0] // self.cfg.pack, -1)
         return self.body(h)
 
 
@@ -70,10 +83,12 @@ class ToyGenerator(Generator):
         super().__init__(latent_dim, shape, cfg)
         hidden = list(cfg.hidden or (128, 128))
         label_dim = self.label.dim if self.label is not None else 0
-        self.body = mlp([latent_dim + label_dim, *hidden], nn.ReLU, norm=cfg.norm or "none")
+        self.body = mlp(
+            [latent_dim + label_dim, *hidden], nn.ReLU, norm=cfg.norm or "none", reference=self.reference
+        )
         self.out = nn.Linear(hidden[-1], shape.dim)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         return self.out(self.body(self.latent_input(z, labels)))
 
 

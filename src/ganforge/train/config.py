@@ -15,7 +15,10 @@ SCHEDULE_ONLY = ("steps", "log_every", "checkpoint_every", "grid_every")
 class TrainConfig:
     """One training run. `lr` sets both learning rates; `lr_g`/`lr_d` override it (TTUR).
     `real_label` below 1 is one-sided label smoothing. `ema_decay` None turns the EMA
-    generator off. `amp` and `channels_last` apply on CUDA only ("auto": on there)."""
+    generator off. Regularizers: `gradient_penalty` λ (WGAN-GP), `weight_clip` c (WGAN),
+    `feature_matching` weight (replacing G's adversarial loss when `feature_matching_only`),
+    `historical_averaging` λ (both nets). `optimizer` rmsprop (the WGAN paper's) ignores
+    betas. `amp` and `channels_last` apply on CUDA only ("auto": on there)."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -31,6 +34,12 @@ class TrainConfig:
     log_every: int = 50
     checkpoint_every: int = 500
     grid_every: int = 0
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    gradient_penalty: float = 0.0
+    weight_clip: float | None = None
+    feature_matching: float = 0.0
+    feature_matching_only: bool = True
+    historical_averaging: float = 0.0
     amp: Literal["auto", "off"] = "auto"
     channels_last: Literal["auto", "off"] = "auto"
     device: str = "auto"
@@ -51,6 +60,10 @@ class TrainConfig:
             raise ValueError(f"real_label must be in (0, 1], got {self.real_label}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if min(self.gradient_penalty, self.feature_matching, self.historical_averaging) < 0:
+            raise ValueError("gradient_penalty, feature_matching and historical_averaging must be 0 or more")
+        if self.weight_clip is not None and self.weight_clip <= 0:
+            raise ValueError(f"weight_clip must be positive, got {self.weight_clip}")
 
     @property
     def generator_lr(self) -> float:

@@ -82,6 +82,7 @@ class Trainer:
             "step": step,
             "modules": {k: m.state_dict() for k, m in self.system.modules.items()},
             "optimizers": {k: o.state_dict() for k, o in self.system.optimizers.items()},
+            "system": self.system.extra_state(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "sampler": self.sampler.state_dict(),
             "random": self.random.state_dict(),
@@ -95,6 +96,7 @@ class Trainer:
             m.load_state_dict(state["modules"][k])
         for k, o in self.system.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
+        self.system.load_extra_state(state["system"])
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])
         self.sampler.load_state_dict(state["sampler"])

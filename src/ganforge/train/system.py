@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from ganforge.losses import AdversarialLoss
 from ganforge.nets.base import Discriminator, Generator
+from ganforge.regularizers import HistoricalAverage, clip_weights, feature_matching, gradient_penalty
 from ganforge.train.batches import Batch
 from ganforge.train.config import TrainConfig
 
@@ -49,13 +50,36 @@ class AdversarialSystem(Protocol):
         diagnostics) as device tensors: the caller decides when to synchronise."""
         ...
 
+    def extra_state(self) -> dict[str, Any]:
+        """State beyond modules and optimizers that a checkpoint must keep (may be empty)."""
+        ...
 
-def adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam with the fused kernel (one kernel for all parameters) where PyTorch has it."""
+    def load_extra_state(self, state: dict[str, Any]) -> None: ...
+
+
+def autocast(device: torch.device, amp_dtype: torch.dtype | None) -> contextlib.AbstractContextManager[None]:
+    """Mixed precision in `amp_dtype` on `device`, or nothing when it is None."""
+    if amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=amp_dtype)
+
+
+def make_optimizers(g: nn.Module, d: nn.Module, cfg: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    """One optimizer per net, at its own learning rate (TTUR)."""
+    return {
+        "generator": make_optimizer(list(g.parameters()), cfg.generator_lr, cfg),
+        "discriminator": make_optimizer(list(d.parameters()), cfg.discriminator_lr, cfg),
+    }
+
+
+def make_optimizer(params: list[nn.Parameter], lr: float, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (with the fused kernel where PyTorch has it) or RMSprop, as `cfg.optimizer` says."""
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
     try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, fused=True)
     except RuntimeError:
-        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, foreach=True)
 
 
 def grad_norm(module: nn.Module) -> torch.Tensor:
@@ -87,10 +111,12 @@ class GanSystem:
         self.amp_dtype = amp_dtype
         self._fake: torch.Tensor | None = None
         self.modules = {"generator": self.g, "discriminator": self.d}
-        self.optimizers = {
-            "generator": adam(list(self.g.parameters()), cfg.generator_lr, cfg.betas),
-            "discriminator": adam(list(self.d.parameters()), cfg.discriminator_lr, cfg.betas),
-        }
+        self.history = (
+            {name: HistoricalAverage(m) for name, m in self.modules.items()}
+            if cfg.historical_averaging
+            else {}
+        )
+        self.optimizers = make_optimizers(self.g, self.d, cfg)
 
     @property
     def generator(self) -> Generator:
@@ -101,9 +127,7 @@ class GanSystem:
         return [Phase("discriminator", self.cfg.d_steps), Phase("generator", 1, draws_batch=False)]
 
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     def latent(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.g.latent_dim, generator=self.noise, device=self.device)
@@ -127,14 +151,17 @@ class GanSystem:
             real_logits = self.d(batch.x, batch.labels).float()
             fake_logits = self.d(fake.detach(), batch.labels).float()
             loss = self.loss.discriminator(real_logits, fake_logits, self.cfg.real_label)
-        opt = self.optimizers["discriminator"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        out = {"d_loss": loss.detach()}
+            out = {"d_loss": loss.detach()}
+            if self.cfg.gradient_penalty:
+                gp = gradient_penalty(lambda x: self.d(x, batch.labels), batch.x, fake, self.noise)
+                loss = loss + self.cfg.gradient_penalty * gp
+                out["gradient_penalty"] = gp.detach()
+            loss = self._with_history(loss, "discriminator", out)
+        self._update("discriminator", loss, out if diagnose else None)
+        if self.cfg.weight_clip is not None:
+            clip_weights(self.d, self.cfg.weight_clip)
         if diagnose:
             out.update(self._diagnostics(real_logits, fake_logits))
-            out["grad_norm_d"] = grad_norm(self.d)
-        opt.step()
         return out
 
     def _generator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
@@ -144,18 +171,50 @@ class GanSystem:
             with self._autocast():
                 if fake is None:
                     fake = self.g(self.latent(len(batch)), batch.labels)
-                logits = self.d(fake, batch.labels).float()
-                loss = self.loss.generator(logits)
-            opt = self.optimizers["generator"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+                out: dict[str, torch.Tensor] = {}
+                if self.cfg.feature_matching:
+                    fm = feature_matching(
+                        self.d.features(batch.x, batch.labels).float(),
+                        self.d.features(fake, batch.labels).float(),
+                    )
+                    out["feature_matching"] = fm.detach()
+                    loss = self.cfg.feature_matching * fm
+                    if not self.cfg.feature_matching_only:
+                        loss = loss + self.loss.generator(self.d(fake, batch.labels).float())
+                else:
+                    loss = self.loss.generator(self.d(fake, batch.labels).float())
+                out["g_loss"] = loss.detach()
+                loss = self._with_history(loss, "generator", out)
+            self._update("generator", loss, out if diagnose else None)
         finally:
             self.d.requires_grad_(True)
-        out = {"g_loss": loss.detach()}
-        if diagnose:
-            out["grad_norm_g"] = grad_norm(self.g)
-        opt.step()
         return out
+
+    def _with_history(self, loss: torch.Tensor, name: str, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Add the historical-averaging penalty of net `name`, when it is on."""
+        if not self.history:
+            return loss
+        penalty = self.history[name].penalty(self.modules[name])
+        out[f"historical_averaging_{name[0]}"] = penalty.detach()
+        return loss + self.cfg.historical_averaging * penalty
+
+    def _update(self, name: str, loss: torch.Tensor, diagnostics: dict[str, torch.Tensor] | None) -> None:
+        """Backward, (gradient norm,) optimizer step, (running parameter average)."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if diagnostics is not None:
+            diagnostics[f"grad_norm_{name[0]}"] = grad_norm(self.modules[name])
+        opt.step()
+        if self.history:
+            self.history[name].update(self.modules[name])
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"history": {k: h.state_dict() for k, h in self.history.items()}}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        for k, h in self.history.items():
+            h.load_state_dict(state["history"][k])
 
     def _diagnostics(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         """Mean D(x) and D(G(z)): probabilities for probabilistic losses, raw scores otherwise."""
