@@ -192,3 +192,11 @@ def test_diagnostics_are_logged():
         rows[0]
     )
     assert 0.0 < rows[0]["d_real"] < 1.0 and rows[0]["grad_norm_g"] > 0
+
+
+def test_grids_every_n_steps_and_at_the_end():
+    shape, model = small_setup()
+    steps = []
+    cfg = TrainConfig(steps=7, batch_size=8, log_every=7, checkpoint_every=7, grid_every=3)
+    make_trainer(shape, model, cfg, hooks=Hooks(on_grid=lambda step, g: steps.append(step))).fit()
+    assert steps == [3, 6, 7]

@@ -105,6 +105,12 @@ class Trainer:
         self.window = {k: (t.to(self.sampler.device), n) for k, (t, n) in state["window"].items()}
         self.extra = {**state["extra"], **self.extra}
 
+    def _grid_due(self, step: int) -> bool:
+        """Grids every `grid_every` steps and at the last step (none when it is 0)."""
+        if self.hooks.on_grid is None or not self.cfg.grid_every:
+            return False
+        return step % self.cfg.grid_every == 0 or step == self.cfg.steps
+
     def _resume(self) -> int:
         """The step to continue after (0 for a fresh start)."""
         self.random.begin()
@@ -142,7 +148,7 @@ class Trainer:
                 tick, tick_step = time.perf_counter(), step
             if step % self.cfg.checkpoint_every == 0 or step == self.cfg.steps:
                 self._save(step)
-            if self.hooks.on_grid is not None and self.cfg.grid_every and step % self.cfg.grid_every == 0:
+            if self._grid_due(step):
                 self.hooks.on_grid(step, self.system.generator)
         if self.progress is not None:
             self.progress.close()
