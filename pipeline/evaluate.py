@@ -214,6 +214,7 @@ def evaluate_variant(name: str, root: Path) -> list[str]:
         inception = None if isinstance(loaded, Unavailable) else loaded
     ds_meta = json.loads((root / PREPARED_DIR / f"{variant.dataset}.json").read_text())
     lines = []
+    client = None  # one MLflow client for every seed
     with atomic_dir(root / METRICS_DIR / name) as folder:
         for seed in seeds:
             start = time.perf_counter()
@@ -238,7 +239,7 @@ def evaluate_variant(name: str, root: Path) -> list[str]:
                     fake, samples, refs, ref_state, domain, inception, cfg, seed, evaluator_report
                 )
             write_json(folder / f"{seed}.json", result)
-            log_scores(root, name, seed, variant.experiment, result)
+            client = log_scores(root, name, seed, variant.experiment, result, client)
             lines.append(
                 f"evaluated {name} seed {seed}: {_headline(result)} ({time.perf_counter() - start:.1f} s)"
             )
@@ -250,12 +251,14 @@ def _train_summary(root: Path, variant: str, seed: int) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def log_scores(root: Path, variant: str, seed: int, experiment: str, result: dict[str, Any]) -> None:
+def log_scores(
+    root: Path, variant: str, seed: int, experiment: str, result: dict[str, Any], client: Any = None
+) -> Any:
     """Put a run's final scores on its MLflow training run, so the UI's compare view ranks
-    variants by them."""
+    variants by them; return the MLflow client, for the next seed."""
     info = _train_summary(root, variant, seed)
     tracker = MlflowTracker(
-        default_uri(root), experiment, f"{variant}-{seed}", run_id=info.get("mlflow_run_id")
+        default_uri(root), experiment, f"{variant}-{seed}", run_id=info.get("mlflow_run_id"), client=client
     )
     scores = {
         **numeric_leaves(result["generators"], "score."),
@@ -263,6 +266,7 @@ def log_scores(root: Path, variant: str, seed: int, experiment: str, result: dic
     }
     tracker.log_metrics(scores, int(info.get("steps", 0)))
     tracker.close()
+    return tracker.client
 
 
 def _score(

@@ -228,14 +228,14 @@ def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     stages = ran_stages(out)
     variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
     own_lr = {v for v in VARIANTS if "lr" in (variants[v].get("train") or {})}
-    assert own_lr == {"gan_mnist", "gan_ring", "ssgan_mnist"}
+    assert own_lr == {"gan_mnist", "cgan_mnist", "gan_ring", "ssgan_mnist"}
     assert {f"configure@{v}" for v in VARIANTS} <= stages
     assert {f"train@{v}-0" for v in VARIANTS - own_lr} <= stages
     assert not {f"train@{v}-0" for v in own_lr} & stages  # their resolved configs are unchanged
     shown = run(["dvc", "exp", "show", "--json"], project, env).stdout
     assert "lr-3e-4" in shown
     configs = project / "data" / "configs"
-    assert json.loads((configs / "cgan_mnist.json").read_text())["train"]["lr"] == 0.0003
+    assert json.loads((configs / "cdcgan_mnist.json").read_text())["train"]["lr"] == 0.0003
     assert json.loads((configs / "gan_mnist.json").read_text())["train"]["lr"] == 0.0004  # its own lr wins
 
 

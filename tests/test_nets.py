@@ -92,6 +92,26 @@ def test_conditional_label_plumbing(arch, mode):
         d(x)
 
 
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_projection_discriminator_adds_class_embedding_dot_features(arch):
+    shape = DataShape("images", 1, 32, classes=10)
+    model = ModelConfig(16, NetConfig(arch, 8), NetConfig(arch, 8, label_mode="projection"))
+    d = build_discriminator(model, shape).eval()
+    x, labels = torch.randn(10, 1, 32, 32), torch.arange(10)
+    h = d.features(x, labels)
+    expected = d.head(h).squeeze(1) + (d.projection.weight[labels] * h).sum(1)
+    assert torch.allclose(d(x, labels), expected)
+    assert d(x[:1].repeat(10, 1, 1, 1), labels).unique().numel() > 1  # the label changes the score
+    with pytest.raises(ValueError, match="conditional"):
+        d(x)
+
+
+def test_projection_is_for_discriminators_only():
+    model = ModelConfig(16, NetConfig("mlp", label_mode="projection"), NetConfig("mlp"))
+    with pytest.raises(ConfigError, match=r"projection.*discriminators"):
+        build_generator(model, DataShape("images", 1, 28, classes=10))
+
+
 def test_unconditional_nets_refuse_labels():
     g = build_generator(ModelConfig(), DataShape("images", 1, 28))
     with pytest.raises(ValueError, match="unconditional"):

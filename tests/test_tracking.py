@@ -36,8 +36,8 @@ def test_run_with_batched_metrics_params_artifacts_and_reopen(tmp_path):
     tracker.log_metrics({"score.classes.class_histogram.Animals & Nature": 0.25}, 1200)
     tracker.close()
 
-    again = MlflowTracker(uri, "tests", "run-a", run_id=tracker.run_id)
-    assert again.run_id == tracker.run_id
+    again = MlflowTracker(uri, "tests", "run-a", run_id=tracker.run_id, client=tracker.client)
+    assert again.run_id == tracker.run_id and again.client is tracker.client
     again.log_params({"train": {"lr": 0.0002}, "seed": 0})  # already there: not re-sent
     again.close()
     run = again.client.get_run(tracker.run_id)

@@ -35,8 +35,8 @@ def root(tmp_path):
 
 
 def test_variant_inherits_the_global_train_block(params, root):
-    v = resolve(params, "cgan_mnist", root)
-    own = params["variants"]["cgan_mnist"].get("train") or {}
+    v = resolve(params, "cgan_concat_mnist", root)
+    own = params["variants"]["cgan_concat_mnist"].get("train") or {}
     assert "lr" not in own and v.train.lr == params["train"]["lr"]
     assert v.train.batch_size == params["train"]["batch_size"] and v.train.loss == params["train"]["loss"]
     assert v.train.steps == own.get("steps", params["train"]["steps"])
@@ -48,13 +48,14 @@ def test_variant_override_wins_over_the_global_value(params, root):
     params["train"]["lr"] = 0.05
     ring = resolve(params, "gan_ring", root)
     assert ring.train.lr == params["variants"]["gan_ring"]["train"]["lr"] != 0.05
-    assert "lr" not in (params["variants"]["cgan_mnist"].get("train") or {})
-    assert resolve(params, "cgan_mnist", root).train.lr == 0.05
+    assert "lr" not in (params["variants"]["cgan_concat_mnist"].get("train") or {})
+    assert resolve(params, "cgan_concat_mnist", root).train.lr == 0.05
 
 
 def test_unknown_variant_lists_the_known_ones(params, root):
     with pytest.raises(
-        ConfigError, match=r"unknown variant 'gan_cifar'; known variants: cdcgan_mnist, cgan_mnist"
+        ConfigError,
+        match=r"unknown variant 'gan_cifar'; known variants: cdcgan_mnist, cgan_concat_mnist, cgan_mnist",
     ):
         resolve(params, "gan_cifar", root)
 

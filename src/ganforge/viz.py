@@ -14,12 +14,20 @@ from ganforge.io import atomic_path
 
 
 def image_grid(images: torch.Tensor, nrow: int, padding: int = 2) -> Image.Image:
-    """uint8 N×C×H×W images as one PIL image, `nrow` per row."""
-    from torchvision.utils import make_grid
-
-    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=255)
-    arr = grid.permute(1, 2, 0).numpy()
-    return Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
+    """uint8 N×C×H×W images as one PIL image, `nrow` per row, on a white background (the
+    layout of torchvision's make_grid, tiled here: importing torchvision costs each stage
+    about 1.7 s)."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or not len(images):
+        raise ValueError(f"expected N×C×H×W images with 1 or 3 channels, got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    grid = np.full((rows * (h + padding) + padding, cols * (w + padding) + padding, c), 255, np.uint8)
+    arr = images.permute(0, 2, 3, 1).numpy()
+    for i in range(n):
+        top, left = padding + (i // cols) * (h + padding), padding + (i % cols) * (w + padding)
+        grid[top : top + h, left : left + w] = arr[i]
+    return Image.fromarray(grid[..., 0] if c == 1 else grid)
 
 
 def save_image(img: Image.Image, path: Path) -> Path:

@@ -13,7 +13,7 @@ VBN_SEED = 31415  # the fixed reference latents of virtual batch norm
 
 
 class LabelInput(nn.Module):
-    """A class label as a vector: one-hot (`classes` wide) or a learned embedding."""
+    """A class label as an input vector: one-hot (`classes` wide) or a learned embedding."""
 
     def __init__(self, classes: int, cfg: NetConfig) -> None:
         super().__init__()
@@ -43,6 +43,10 @@ class Generator(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.shape = shape
+        if shape.classes and cfg.label_mode == "projection":
+            raise ConfigError(
+                "label_mode 'projection' is for discriminators; a generator takes 'onehot' or 'embedding'"
+            )
         self.label = LabelInput(shape.classes, cfg) if shape.classes else None
         self.reference = cfg.vbn_reference if cfg.norm == "vbn" else 0
         if self.reference:
@@ -72,7 +76,10 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """Scores samples (and labels, when conditional) with one logit each. `features` gives
     the penultimate representation; minibatch discrimination (when on) appends its outputs to
-    it, and `head` turns the result into the logit."""
+    it, and `head` turns the result into the logit. A conditional net takes its label as an
+    input vector (`label`), or, with label_mode `projection`, adds the inner product of a
+    learned class embedding with the features to the logit (Miyato & Koyama's projection
+    discriminator)."""
 
     head: nn.Module
 
@@ -80,7 +87,9 @@ class Discriminator(nn.Module):
         super().__init__()
         self.shape = shape
         self.cfg = cfg
-        self.label = LabelInput(shape.classes, cfg) if shape.classes else None
+        projection = bool(shape.classes) and cfg.label_mode == "projection"
+        self.label = LabelInput(shape.classes, cfg) if shape.classes and not projection else None
+        self.projection: nn.Embedding | None = None
         self.minibatch: MinibatchDiscrimination | None = None
 
     def make_head(self, feature_dim: int) -> None:
@@ -92,6 +101,9 @@ class Discriminator(nn.Module):
             )
             extra = self.cfg.minibatch_kernels
         self.head = nn.Linear(feature_dim + extra, 1)
+        if self.shape.classes and self.cfg.label_mode == "projection":
+            self.projection = nn.Embedding(self.shape.classes, feature_dim + extra)
+            nn.init.normal_(self.projection.weight, 0.0, 0.02)
 
     def check_labels(self, labels: torch.Tensor | None) -> None:
         _check_labels(self.shape, labels, "discriminator")
@@ -103,7 +115,10 @@ class Discriminator(nn.Module):
         h = self.features(x, labels)
         if self.minibatch is not None:
             h = torch.cat([h, self.minibatch(h)], dim=1)
-        return self.head(h).squeeze(1)
+        logit = self.head(h).squeeze(1)
+        if self.projection is not None and labels is not None:
+            logit = logit + (self.projection(labels).to(h.dtype) * h).sum(1)
+        return logit
 
 
 def require_kind(arch: str, shape: DataShape, kind: str, hint: str) -> None:

@@ -30,8 +30,9 @@ class NetConfig:
     input while training, as the Improved-GAN discriminator), `norm` (batch, layer or none;
     None: the arch's default, and the arch decides which layers get it; `vbn`, virtual batch
     norm, for generators, with a reference batch of `vbn_reference` fixed latents), how a
-    conditional net takes its label (`onehot` planes/vector, or a learned `embedding` of
-    `embedding_dim`), `spectral_norm` on every layer, minibatch discrimination before a
+    conditional net takes its label (`onehot` planes/vector, a learned `embedding` of
+    `embedding_dim`, or, discriminators only, `projection`: a class embedding dotted with the
+    features, added to the logit), `spectral_norm` on every layer, minibatch discrimination before a
     discriminator's head (`minibatch_kernels` B > 0 kernels of `minibatch_dims` C), and
     packing (PacGAN: a dense discriminator judges `pack` samples at once, all real or all
     generated)."""
@@ -42,7 +43,7 @@ class NetConfig:
     dropout: float = 0.0
     noise: float = 0.0
     norm: Literal["batch", "layer", "none", "vbn"] | None = None
-    label_mode: Literal["onehot", "embedding"] = "onehot"
+    label_mode: Literal["onehot", "embedding", "projection"] = "onehot"
     embedding_dim: int = 50
     spectral_norm: bool = False
     minibatch_kernels: int = 0
