@@ -6,7 +6,9 @@ outputs, one fake batch per iteration reused for G's step), with the same nets w
 here, fed from an in-memory float tensor (its most favourable case). ganforge runs the same
 architectures through `Trainer` + `GanSystem` (EMA on, as in the pipeline). Both are timed
 over the same number of iterations after a warm-up; the last line printed is JSON with the
-images per second of each and ganforge / plain (above 1: ganforge is faster).
+images per second of each and ganforge / plain (above 1: ganforge is faster). `ratio`
+compares both in fp32; `ratio_default` times ganforge as a run gets it by default (`amp`
+"auto": bf16 autocast on CUDA, or on a CPU with native bf16), against the same fp32 loop.
 
     python benchmarks/train_throughput.py            # DCGAN 64x64 width 64 batch 64, and MLP
     python benchmarks/train_throughput.py --steps 50 --device cuda
@@ -165,11 +167,18 @@ def plain_loop(
 
 
 def ganforge_loop(
-    shape: DataShape, model: ModelConfig, data: torch.Tensor, steps: int, batch: int, device: torch.device
+    shape: DataShape,
+    model: ModelConfig,
+    data: torch.Tensor,
+    steps: int,
+    batch: int,
+    device: torch.device,
+    amp: str = "off",
 ) -> float:
     """The same architectures through ganforge's trainer; returns seconds for `steps` iterations
-    (a warm-up run first, then a timed `Trainer.fit` on the warmed-up system)."""
-    placement = resolve_placement(str(device), "auto", "auto", convolutional=model.generator.arch == "dcgan")
+    (a warm-up run first, then a timed `Trainer.fit` on the warmed-up system). `amp` "off"
+    trains in fp32 like the reference; "auto" is what a run gets by default."""
+    placement = resolve_placement(str(device), amp, amp, convolutional=model.generator.arch == "dcgan")
     random = RunRandom(0, placement.device)
     g, d = build_generator(model, shape), build_discriminator(model, shape)
     if placement.channels_last:
@@ -211,18 +220,27 @@ def bench(name: str, steps: int, batch: int, device: torch.device, repeats: int)
     n = batch * (steps + WARMUP + 1)
     uint8 = torch.randint(0, 256, (n, shape.channels, shape.size, shape.size), dtype=torch.uint8)
     floats = (uint8.float() / 127.5 - 1).to(device)
-    plain_times, ours_times = [], []
-    for _ in range(repeats):  # interleaved, so a slow spell of the machine hits both
+    auto = resolve_placement(str(device), "auto", "auto", convolutional=name == "dcgan64").precision
+    plain_times, ours_times, auto_times = [], [], []
+    for _ in range(repeats):  # interleaved, so a slow spell of the machine hits all three
         plain_times.append(plain_loop(plain_g, plain_d, floats, steps, batch, 100, device))
         ours_times.append(ganforge_loop(shape, model, uint8, steps, batch, device))
+        auto_times.append(ganforge_loop(shape, model, uint8, steps, batch, device, "auto"))
     plain_ips = steps * batch / statistics.median(plain_times)
     ours_ips = steps * batch / statistics.median(ours_times)
-    ratio = ours_ips / plain_ips
-    print(f"{name}: plain {plain_ips:.1f} img/s, ganforge {ours_ips:.1f} img/s, ratio {ratio:.3f}")
+    auto_ips = steps * batch / statistics.median(auto_times)
+    print(
+        f"{name}: plain fp32 {plain_ips:.1f} img/s, ganforge fp32 {ours_ips:.1f} img/s "
+        f"(ratio {ours_ips / plain_ips:.3f}), ganforge default ({auto}) {auto_ips:.1f} img/s "
+        f"(ratio {auto_ips / plain_ips:.3f})"
+    )
     return {
         "plain_images_per_s": round(plain_ips, 2),
         "ganforge_images_per_s": round(ours_ips, 2),
         "ratio": round(ours_ips / plain_ips, 4),
+        "default_precision": auto,
+        "ganforge_default_images_per_s": round(auto_ips, 2),
+        "ratio_default": round(auto_ips / plain_ips, 4),
         "repeats": repeats,
     }
 

@@ -239,6 +239,7 @@ def train(name: str, seed: int, root: Path) -> str:
         cfg.amp,
         cfg.channels_last,
         convolutional="dcgan" in (variant.model.generator.arch, variant.model.discriminator.arch),
+        images=data.shape.kind == "images",
     )
     random = RunRandom(seed, placement.device)  # seeds the global RNG before the nets are initialised
     setup = build_setup(variant, data, placement, random, seed)
@@ -291,6 +292,7 @@ def train(name: str, seed: int, root: Path) -> str:
         "resumed_from": result.resumed_from,
         "seconds": round(seconds, 2),
         "device": str(placement.device),
+        "precision": placement.precision,
         "fingerprint": fp,
         "final": result.history[-1] if result.history else {},
         "mlflow_run_id": tracker.run_id,
@@ -323,5 +325,6 @@ def train(name: str, seed: int, root: Path) -> str:
     tracker.close()
     resumed = f", resumed at step {result.resumed_from}" if result.resumed_from else ""
     return (
-        f"trained {name} seed {seed}: {result.steps} steps in {seconds:.1f} s on {placement.device}{resumed}"
+        f"trained {name} seed {seed}: {result.steps} steps in {seconds:.1f} s on {placement.device} "
+        f"({placement.precision}){resumed}"
     )

@@ -12,6 +12,7 @@ from ganforge.data.prepared import PreparedDataset
 from ganforge.losses import get_loss
 from ganforge.nets import DataShape, ModelConfig, NetConfig, build_discriminator, build_generator
 from ganforge.train import BatchSampler, GanSystem, Hooks, RunRandom, TrainConfig, Trainer
+from ganforge.train import device as device_module
 from ganforge.train.batches import fit_images
 from ganforge.train.device import resolve_placement
 from pipeline.params import compose
@@ -30,10 +31,11 @@ def make_trainer(
     checkpoint: Path | None = None,
     hooks: Hooks | None = None,
     n: int = 96,
+    amp_dtype: torch.dtype | None = None,
 ) -> Trainer:
     random = RunRandom(seed, CPU)
     g, d = build_generator(model, shape), build_discriminator(model, shape)
-    system = GanSystem(g, d, get_loss(cfg.loss), cfg, CPU, random.noise)
+    system = GanSystem(g, d, get_loss(cfg.loss), cfg, CPU, random.noise, amp_dtype)
     data_gen = torch.Generator().manual_seed(123)
     if shape.kind == "images":
         data = torch.randint(
@@ -126,11 +128,11 @@ class SimulatedKillError(Exception):
     pass
 
 
-@pytest.mark.parametrize("stop_at", [3, 5, 8])
-def test_resume_after_an_interrupt_is_bitwise_identical(tmp_path, stop_at):
+@pytest.mark.parametrize(("stop_at", "amp_dtype"), [(3, None), (5, None), (8, None), (5, torch.bfloat16)])
+def test_resume_after_an_interrupt_is_bitwise_identical(tmp_path, stop_at, amp_dtype):
     shape, model = small_setup()
     cfg = TrainConfig(steps=10, batch_size=8, log_every=3, checkpoint_every=2, d_steps=2, real_label=0.9)
-    uninterrupted = make_trainer(shape, model, cfg)
+    uninterrupted = make_trainer(shape, model, cfg, amp_dtype=amp_dtype)
     result = uninterrupted.fit()
 
     def kill(step, row):  # dies after logging, before the step's checkpoint is written
@@ -139,8 +141,8 @@ def test_resume_after_an_interrupt_is_bitwise_identical(tmp_path, stop_at):
 
     ckpt = tmp_path / "ckpt.pt"
     with pytest.raises(SimulatedKillError):
-        make_trainer(shape, model, cfg, checkpoint=ckpt, hooks=Hooks(on_log=kill)).fit()
-    resumed = make_trainer(shape, model, cfg, checkpoint=ckpt)
+        make_trainer(shape, model, cfg, checkpoint=ckpt, hooks=Hooks(on_log=kill), amp_dtype=amp_dtype).fit()
+    resumed = make_trainer(shape, model, cfg, checkpoint=ckpt, amp_dtype=amp_dtype)
     resumed_result = resumed.fit()
     assert 0 < resumed_result.resumed_from < stop_at + 1
     a, b = weights(uninterrupted), weights(resumed)
@@ -151,6 +153,20 @@ def test_resume_after_an_interrupt_is_bitwise_identical(tmp_path, stop_at):
         for h in (resumed_result.history, result.history)
     ]
     assert timeless[0] == timeless[1]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_uses_bf16_on_cpu_only_where_it_is_native_and_for_images(monkeypatch, native):
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: native)
+    images = resolve_placement("cpu", "auto", "auto", convolutional=True)
+    assert images.amp_dtype == (torch.bfloat16 if native else None) and images.channels_last == native
+    assert images.precision == ("bf16 autocast" if native else "fp32")
+    dense = resolve_placement("cpu", "auto", "auto", convolutional=False)
+    assert dense.amp_dtype == images.amp_dtype and not dense.channels_last
+    toy = resolve_placement("cpu", "auto", "auto", convolutional=False, images=False)
+    assert toy.amp_dtype is None  # the 2-D toys get slower under autocast
+    off = resolve_placement("cpu", "off", "auto", convolutional=True)
+    assert off.amp_dtype is None and not off.channels_last
 
 
 def test_same_seed_same_weights_other_seed_other_weights():

@@ -18,7 +18,9 @@ class TrainConfig:
     generator off. Regularizers: `gradient_penalty` λ (WGAN-GP), `weight_clip` c (WGAN),
     `feature_matching` weight (replacing G's adversarial loss when `feature_matching_only`),
     `historical_averaging` λ (both nets). `optimizer` rmsprop (the WGAN paper's) ignores
-    betas. `amp` and `channels_last` apply on CUDA only ("auto": on there)."""
+    betas. `amp` "auto" trains in bf16 autocast where that is fast (CUDA; CPUs with native bf16,
+    for image models) and `channels_last` "auto" then applies to convolutional nets; "off"
+    keeps fp32 (see `ganforge.train.device`)."""
 
     steps: int = 2000
     batch_size: int = 64
