@@ -13,6 +13,7 @@ run = params["run"]
 expected = [Path(f"data/prepared/{d}.json") for d in [*run["datasets"], *run["derived"]]]
 expected += [Path(f"reports/evaluators/{d}.json") for d in run["evaluators"]]
 expected += [Path("reports/comparison.json"), Path("reports/comparison.md"), Path("reports/report.md")]
+expected += [Path("reports/scores.json"), Path("mlflow.db")]
 for variant in run["variants"]:
     for seed in run["seeds"]:
         expected += [
@@ -20,6 +21,7 @@ for variant in run["variants"]:
             Path(f"data/samples/{variant}/{seed}.pt"),
             Path(f"reports/curves/{variant}/{seed}.csv"),
             Path(f"reports/metrics/{variant}/{seed}.json"),
+            Path(f"reports/samples/{variant}/{seed}/figures.json"),
         ]
 missing = [str(p) for p in expected if not p.is_file()]
 if missing:
@@ -32,7 +34,9 @@ for variant in run["variants"]:
     for seed in run["seeds"]:
         metrics = json.loads(Path(f"reports/metrics/{variant}/{seed}.json").read_text())
         for which, scores in metrics["generators"].items():
-            if "points" in scores:
+            if "a2b" in scores or "b2a" in scores:  # translation: every direction scored
+                needed = [f"{d}.{k}" for d in scores for k in ("l1", "ssim", "psnr", "domain.fd")]
+            elif "points" in scores:
                 needed = ["points.fd", "modes.modes_covered", "modes.high_quality_fraction"]
             else:
                 needed = [

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from pytorch_fid.fid_score import calculate_frechet_distance
 
-from ganforge.metrics import FeatureStats, feature_stats, frechet_from_stats
+from ganforge.metrics.frechet import FeatureStats, feature_stats, frechet_from_stats
 
 DIMS = 2048
 FACTORS = 256

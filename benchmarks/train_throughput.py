@@ -25,9 +25,14 @@ import torch
 from torch import nn
 
 from ganforge.losses import get_loss
-from ganforge.nets import DataShape, ModelConfig, NetConfig, build_discriminator, build_generator
-from ganforge.train import BatchSampler, GanSystem, RunRandom, TrainConfig, Trainer
+from ganforge.nets.config import DataShape, ModelConfig, NetConfig
+from ganforge.nets.registry import build_discriminator, build_generator
+from ganforge.systems.gan import GanSystem
+from ganforge.train.batches import BatchSampler
+from ganforge.train.config import TrainConfig
 from ganforge.train.device import resolve_placement
+from ganforge.train.loop import Trainer
+from ganforge.train.rng import RunRandom
 
 
 # -- the plain loop's nets, written out as in pytorch/examples/dcgan ---------------------------
@@ -186,7 +191,7 @@ def ganforge_loop(
         d.to(memory_format=torch.channels_last)
     cfg = TrainConfig(steps=steps, batch_size=batch, log_every=10_000, checkpoint_every=10_000)
     system = GanSystem(g, d, get_loss("ns"), cfg, placement.device, random.noise, placement.amp_dtype)
-    sampler = BatchSampler(data, None, batch, random.data, placement.device, placement.channels_last)
+    sampler = BatchSampler({"x": data}, batch, random.data, placement.device, placement.channels_last)
     warm = TrainConfig(steps=WARMUP, batch_size=batch, log_every=10_000, checkpoint_every=10_000)
     Trainer(system, sampler, random, warm, "warm-up").fit()
     trainer = Trainer(system, sampler, random, cfg, "timed")

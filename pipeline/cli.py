@@ -1,11 +1,15 @@
-"""The `ganforge` command (also `python -m pipeline`): one subcommand per DVC stage."""
+"""The `ganforge` command (also `python -m pipeline`): one subcommand per DVC stage. Each
+command imports only its own stage module (`STAGES`), so a stage runs exactly the code that
+module imports, which is what its `deps:` in dvc.yaml must cover (a test checks this)."""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -22,6 +26,23 @@ app = typer.Typer(
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The module each command runs.
+STAGES = {
+    "prepare": "pipeline.prepare",
+    "configure": "pipeline.configure",
+    "train": "pipeline.train",
+    "evaluator": "pipeline.evaluate",
+    "evaluate": "pipeline.evaluate",
+    "compare": "pipeline.compare",
+    "report": "pipeline.report",
+    "track": "pipeline.track",
+    "params": "pipeline.params",
+}
+
+
+def stage(command: str) -> ModuleType:
+    return importlib.import_module(STAGES[command])
+
 
 def user_errors(fn: F) -> F:
     """Print a user error as one line on stderr and exit 1 (no traceback)."""
@@ -37,86 +58,72 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def echo_lines(lines: list[str] | str) -> None:
+    for line in [lines] if isinstance(lines, str) else lines:
+        typer.echo(line)
+
+
 @app.command("prepare")
 @user_errors
 def prepare_cmd(
     dataset: Annotated[str, typer.Argument(help="A dataset named in params.yaml `datasets:`.")],
 ) -> None:
     """Prepare one dataset: data/prepared/<dataset>.pt and its metadata .json."""
-    from pipeline.prepare import prepare
-
-    typer.echo(prepare(dataset, Path.cwd()))
+    echo_lines(stage("prepare").prepare(dataset, Path.cwd()))
 
 
 @app.command("configure")
 @user_errors
-def configure_cmd(
-    variant: Annotated[str, typer.Argument(help="A variant named in params.yaml `variants:`.")],
-) -> None:
-    """Resolve a variant (global train block + its overrides) into data/configs/<variant>.json."""
-    from pipeline.variants import configure
-
-    typer.echo(configure(variant, Path.cwd()))
+def configure_cmd() -> None:
+    """Resolve every variant of the profile into data/configs/<variant>.json."""
+    echo_lines(stage("configure").configure(Path.cwd()))
 
 
 @app.command("train")
 @user_errors
 def train_cmd(
     variant: Annotated[str, typer.Argument(help="A configured variant.")],
-    seed: Annotated[int, typer.Option(help="Seed of every random source of the run.")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(help="Train only this seed (default: every seed of run.seeds).")
+    ] = None,
 ) -> None:
-    """Train one (variant, seed) run, resuming from its checkpoint if there is one."""
-    from pipeline.train import train
-
-    typer.echo(train(variant, seed, Path.cwd()))
-
-
-@app.command("sample")
-@user_errors
-def sample_cmd(variant: Annotated[str, typer.Argument(help="A trained variant.")]) -> None:
-    """Draw evaluation samples and figures from every trained run (run.seeds) of a variant."""
-    from pipeline.sample import sample_variant
-
-    for line in sample_variant(variant, Path.cwd()):
-        typer.echo(line)
+    """Train every seed of a variant (each resuming from its checkpoint if there is one)."""
+    echo_lines(stage("train").train_variant(variant, Path.cwd(), seed))
 
 
 @app.command("evaluator")
 @user_errors
 def evaluator_cmd(dataset: Annotated[str, typer.Argument(help="A prepared dataset.")]) -> None:
-    """Train the dataset's domain classifier and compute its real-data references."""
-    from pipeline.evaluate import build_evaluator
-
-    for line in build_evaluator(dataset, Path.cwd()):
-        typer.echo(line)
+    """Build a dataset's evaluator: domain classifiers, real-data references, baselines."""
+    echo_lines(stage("evaluator").build(dataset, Path.cwd()))
 
 
 @app.command("evaluate")
 @user_errors
 def evaluate_cmd(variant: Annotated[str, typer.Argument(help="A sampled variant.")]) -> None:
-    """Score every seed of a variant: reports/metrics/<variant>/<seed>.json."""
-    from pipeline.evaluate import evaluate_variant
-
-    for line in evaluate_variant(variant, Path.cwd()):
-        typer.echo(line)
+    """Sample and score every seed of a variant: samples, figures, reports/metrics/<variant>/<seed>.json."""
+    echo_lines(stage("evaluate").evaluate_variant(variant, Path.cwd()))
 
 
 @app.command("compare")
 @user_errors
 def compare_cmd() -> None:
     """Summaries over seeds and pairwise A/B tests: reports/comparison.{json,md}."""
-    from pipeline.compare import write_comparison
-
-    typer.echo(write_comparison(Path.cwd()))
+    echo_lines(stage("compare").write_comparison(Path.cwd()))
 
 
 @app.command("report")
 @user_errors
 def report_cmd() -> None:
     """The report a person reads first: reports/report.md and reports/figures/."""
-    from pipeline.report import build_report
+    echo_lines(stage("report").write_report(Path.cwd()))
 
-    typer.echo(build_report(Path.cwd()))
+
+@app.command("track")
+@user_errors
+def track_cmd() -> None:
+    """Make the MLflow store hold every run and the comparison that DVC holds."""
+    echo_lines(stage("track").track(Path.cwd()))
 
 
 @app.command("params")
@@ -128,21 +135,7 @@ def params_cmd(
     check: Annotated[bool, typer.Option(help="Only check that params.yaml matches conf/.")] = False,
 ) -> None:
     """Compose params.yaml from conf/ (what `dvc exp run` does before each experiment)."""
-    from ganforge.errors import ConfigError
-    from ganforge.io import atomic_path
-    from pipeline.params import PARAMS_FILE, compose
-
-    root = Path.cwd()
-    text = compose(root, list(overrides or []))
-    target = root / PARAMS_FILE
-    if check:
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            raise ConfigError(f"{PARAMS_FILE} does not match conf/: run `make params` and commit it")
-        typer.echo(f"{PARAMS_FILE} matches conf/")
-        return
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {PARAMS_FILE} from conf/ ({' '.join(overrides or []) or 'defaults'})")
+    echo_lines(stage("params").write_params(Path.cwd(), list(overrides or []), check))
 
 
 def main() -> None:

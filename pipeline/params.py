@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,3 +108,38 @@ def compose(root: Path, overrides: list[str]) -> str:
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(f"cannot compose {conf}: {str(exc).splitlines()[0]}") from exc
     return OmegaConf.to_yaml(cfg)
+
+
+def run_seeds(params: Mapping[str, Any]) -> list[int]:
+    return [int(s) for s in (params.get("run") or {}).get("seeds", [])]
+
+
+def run_variants(params: Mapping[str, Any]) -> dict[str, str]:
+    """variant -> dataset, for every variant of the profile."""
+    return dict((params.get("run") or {}).get("variants") or {})
+
+
+def git_commit(root: Path) -> str:
+    """The project's current commit ("unknown" outside git)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def write_params(root: Path, overrides: list[str], check: bool = False) -> str:
+    """Compose params.yaml from conf/ (or, with `check`, only check that it matches)."""
+    from ganforge.io import atomic_path
+
+    text = compose(root, overrides)
+    target = root / PARAMS_FILE
+    if check:
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            raise ConfigError(f"{PARAMS_FILE} does not match conf/: run `make params` and commit it")
+        return f"{PARAMS_FILE} matches conf/"
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return f"wrote {PARAMS_FILE} from conf/ ({' '.join(overrides) or 'defaults'})"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from ganforge.data import SourceContext, build_dataset, save_prepared
-from ganforge.data.prepared import PreparedDataset
+from ganforge.data.fetch import SourceContext
+from ganforge.data.prepared import PreparedDataset, save_prepared
+from ganforge.data.registry import build_dataset
 from pipeline.params import data_settings, entry, load_params
-
-RAW_DIR = Path("data/raw")
-PREPARED_DIR = Path("data/prepared")
+from pipeline.paths import PREPARED_DIR, RAW_DIR
 
 
-def source_context(name: str, root: Path) -> tuple[SourceContext, dict]:
+def source_context(name: str, root: Path) -> tuple[SourceContext, dict[str, Any]]:
     """The dataset's params and the context its source runs in."""
     params = load_params(root)
     spec = entry(params, "datasets", name, "dataset")
@@ -32,11 +32,15 @@ def source_context(name: str, root: Path) -> tuple[SourceContext, dict]:
 
 def describe(ds: PreparedDataset) -> str:
     shapes = ", ".join(
-        f"{k} {'×'.join(map(str, v.shape[1:]))}" for k, v in ds.tensors.items() if not k.startswith("labels")
+        f"{k} {'×'.join(map(str, v.shape[1:]))}"
+        for k, v in ds.tensors.items()
+        if not k.startswith(("labels", "heldout"))
     )
     classes = f", {len(ds.class_names)} classes" if ds.class_names else ""
+    held = sum(int(v.sum()) for k, v in ds.tensors.items() if k.startswith("heldout"))
+    heldout = f", {held} held out" if held else ""
     stand_in = f" (stand-in for {ds.meta['stand_in_for']})" if ds.meta.get("stand_in_for") else ""
-    return f"{len(ds)} examples [{shapes}]{classes}{stand_in}"
+    return f"{len(ds)} examples [{shapes}]{classes}{heldout}{stand_in}"
 
 
 def prepare(name: str, root: Path) -> str:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -23,7 +24,9 @@ pytestmark = pytest.mark.e2e
 
 SMOKE = ["-S", "profile=smoke", "-S", "data.verify_checksums=false"]
 DATASETS = {"mnist", "emoji64", "ring", "edges2emoji64", "mnist2color"}
-VARIANTS = {"gan_mnist", "cgan_mnist", "cdcgan_mnist", "dcgan_emoji64", "gan_ring", "ssgan_mnist"}
+LATENT = {"gan_mnist", "cgan_mnist", "cdcgan_mnist", "dcgan_emoji64", "gan_ring", "ssgan_mnist"}
+TRANSLATION = {"pix2pix_edges2emoji64", "cyclegan_mnist2color"}
+VARIANTS = LATENT | TRANSLATION
 
 
 def ran_stages(output: str) -> set[str]:
@@ -44,15 +47,18 @@ def test_every_stage_of_the_smoke_profile_ran(smoke):
     project, env, out = smoke
     stages = ran_stages(out)
     assert {f"prepare@{d}" for d in ("mnist", "emoji64", "ring")} <= stages
-    assert {f"train@{v}-0" for v in VARIANTS} | {f"sample@{v}" for v in VARIANTS} <= stages
+    assert {f"derive@{d}" for d in ("edges2emoji64", "mnist2color")} <= stages
+    assert {f"train@{v}" for v in VARIANTS} | {"configure"} <= stages
     assert {f"evaluate@{v}" for v in VARIANTS} | {
         "evaluator@mnist",
         "evaluator@ring",
+        "evaluator@mnist2color",
         "compare",
         "report",
+        "track",
     } <= stages
-    status = run(["dvc", "status"], project, env).stdout
-    assert "up to date" in status, status
+    status = json.loads(run(["dvc", "status", "--json"], project, env).stdout)
+    assert status == {"track": ["always changed"]}, status  # the MLflow mirror runs every time
 
 
 def test_prepared_datasets(smoke):
@@ -66,6 +72,7 @@ def test_prepared_datasets(smoke):
     assert meta["edges2emoji64"]["stand_in"] is True
     assert meta["ring"]["examples"] == 4000 and len(meta["ring"]["truth"]["means"]) == 8
     assert meta["mnist2color"]["counts"] == {"a": 200, "b": 200, "skipped": 0}
+    assert meta["mnist2color"]["tensors"]["heldout_a"]["shape"] == [200]
 
 
 def test_models_samples_curves_and_figures(smoke):
@@ -74,19 +81,29 @@ def test_models_samples_curves_and_figures(smoke):
         model_dir = project / "data" / "models" / variant / "0"
         assert {p.name for p in model_dir.iterdir()} == {"generator.pt", "checkpoint.pt", "train.json"}
         state = torch.load(model_dir / "generator.pt", weights_only=True)
-        assert state["ema"] is not None and state["info"]["steps"] == 40
+        assert (
+            all(g["ema"] is not None for g in state["generators"].values()) and state["info"]["steps"] == 40
+        )
         samples = torch.load(project / "data" / "samples" / variant / "0.pt", weights_only=True)
-        assert set(samples["samples"]) == {"raw", "ema"}
-        first = samples["samples"]["ema"]
-        assert len(first) == 512 and (first.dtype == torch.uint8 or variant == "gan_ring")
+        assert samples["generators"] == ["raw", "ema"]
+        if variant in LATENT:
+            first = samples["samples"]["ema"]
+            assert len(first) == 512 and (first.dtype == torch.uint8 or variant == "gan_ring")
         curves = (project / "reports" / "curves" / variant / "0.csv").read_text().splitlines()
         assert curves[0].startswith("step,d_loss,g_loss,d_real,d_fake") and len(curves) == 5
         figures = {p.name for p in (project / "reports" / "samples" / variant / "0").iterdir()}
-        assert figures == (
-            {"points.png", "points_raw.png"}
-            if variant == "gan_ring"
-            else {"grid.png", "grid_raw.png", "interpolation.png"}
+        main = {"gan_ring": {"points.png", "points_raw.png"}}.get(
+            variant,
+            {"translations.png", "translations_raw.png"}
+            if variant in TRANSLATION
+            else {"grid.png", "grid_raw.png", "interpolation.png"},
         )
+        assert figures == main | {"figures.json"}
+    cycle = torch.load(project / "data" / "samples" / "cyclegan_mnist2color" / "0.pt", weights_only=True)
+    a2b = cycle["directions"]["a2b"]
+    assert a2b["outputs"]["ema"].shape == (20, 3, 28, 28) and a2b["cycle"]["ema"].shape == (20, 1, 28, 28)
+    pix2pix = torch.load(project / "data" / "samples" / "pix2pix_edges2emoji64" / "0.pt", weights_only=True)
+    assert set(pix2pix["directions"]) == {"a2b"} and pix2pix["directions"]["a2b"]["cycle"] == {}
     labels = torch.load(project / "data" / "samples" / "cgan_mnist" / "0.pt", weights_only=True)["labels"]
     assert torch.bincount(labels).tolist() == [52, 52] + [51] * 8  # balanced requested classes
 
@@ -95,23 +112,53 @@ def test_metrics_for_every_run_say_how_they_were_computed(smoke):
     project, env, _ = smoke
     for variant in VARIANTS:
         metrics = json.loads((project / "reports" / "metrics" / variant / "0.json").read_text())
-        assert metrics["seed"] == 0 and metrics["generated_samples"] == 512 and metrics["profile"] == "smoke"
+        assert metrics["seed"] == 0 and metrics["profile"] == "smoke"
+        assert metrics["generated_samples"] == (
+            {"a2b": 10}
+            if variant == "pix2pix_edges2emoji64"
+            else {"a2b": 20, "b2a": 20}
+            if variant in TRANSLATION
+            else 512
+        )
         assert set(metrics["generators"]) == {"raw", "ema"}
         ema = metrics["generators"]["ema"]
+        if variant in TRANSLATION:
+            assert 0 <= ema["a2b"]["l1"] <= 1 and 0 <= ema["a2b"]["label_preservation"] <= 1
+            assert ema["a2b"]["domain"]["fd"] >= 0 and set(metrics["baselines"]) == {"identity"}
+            continue
         if variant == "gan_ring":
             assert ema["modes"]["modes_total"] == 8 and "fd" in ema["points"]
             continue
         assert ema["domain"]["fd"] >= 0 and 0 <= ema["domain"]["precision"] <= 1 and ema["domain"]["is"] >= 1
         assert ema["inception"]["available"] is False and "Inception" in ema["inception"]["reason"]
         assert metrics["extractors"]["domain"]["name"].startswith("domain:")
-        assert metrics["stand_in"] is (variant == "dcgan_emoji64")
+        assert metrics["stand_in"] is (variant in ("dcgan_emoji64", "pix2pix_edges2emoji64"))
     cgan = json.loads((project / "reports" / "metrics" / "cgan_mnist" / "0.json").read_text())
     assert 0 <= cgan["generators"]["raw"]["classes"]["conditional_accuracy"] <= 1
     evaluator = json.loads((project / "reports" / "evaluators" / "mnist.json").read_text())
     assert 0 <= evaluator["extractors"]["domain"]["heldout_accuracy"] <= 1
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project, env).stdout)
-    files = json.dumps(shown)
-    assert all(f"reports/metrics/{v}/0.json" in files for v in VARIANTS)
+    assert list(shown[""]["data"]) == ["reports/scores.json"]  # the per-run JSONs are outputs, not metrics
+
+
+def test_exp_show_reads_like_a_leaderboard(smoke):
+    """The one declared metrics file holds a few headline scores per variant: `dvc exp show`
+    has fewer than 100 metric columns, among them every variant's main score."""
+    project, env, _ = smoke
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project, env).stdout)
+    metrics = shown[0]["data"]["metrics"]
+    assert list(metrics) == ["reports/scores.json"]
+    scores = metrics["reports/scores.json"]["data"]
+    assert set(scores) == VARIANTS and sum(len(v) for v in scores.values()) < 100
+    # one seed in smoke: no interval (fd_low, fd_high come with two or more)
+    assert {"fd", "fd_raw", "kid", "precision", "recall", "classes", "class_kl"} <= set(scores["gan_mnist"])
+    assert {"cond_acc", "class_kl", "classes"} <= set(scores["cgan_mnist"]) and "test_error" in scores[
+        "ssgan_mnist"
+    ]
+    assert {"modes", "hq", "mode_kl"} <= set(scores["gan_ring"])
+    assert {"a2b_l1", "a2b_labels", "b2a_l1", "b2a_labels"} <= set(scores["cyclegan_mnist2color"])
+    header = run(["dvc", "exp", "show", "--csv"], project, env).stdout.splitlines()[0].split(",")
+    assert sum(c.startswith(tuple(f"{v}." for v in VARIANTS)) for c in header) < 100
 
 
 EXPECTED = Path(__file__).parent / "expected" / "smoke-metrics.json"
@@ -124,12 +171,16 @@ KEY_SCORES = [
     "modes.modes_covered",
     "modes.high_quality_fraction",
     "points.fd",
+    "a2b.l1",
+    "a2b.domain.fd",
+    "a2b.label_preservation",
+    "b2a.l1",
 ]
 
 
 def key_metrics(project: Path) -> dict[str, float]:
     """The scores CI regenerates and checks: a few per run, and the classifiers' accuracy."""
-    from pipeline.compare import lookup
+    from ganforge.scores import lookup
 
     out = {}
     for variant in sorted(VARIANTS):
@@ -182,30 +233,60 @@ def test_comparison_and_report(smoke):
     assert set(mnist["metrics"]["semi_supervised.test_error"]["summary"]) == {"ssgan_mnist"}
     assert len(fd["pairwise"]) == 6 and all("not tested" in c["verdict"] for c in fd["pairwise"].values())
     assert comparison["datasets"]["emoji64"]["stand_in"] is True
+    assert "identity" in comparison["datasets"]["mnist2color"]["baselines"]
     report = (project / "reports" / "report.md").read_text()
+    assert "*identity* (baseline)" in report and "a2b: L1 to the target" in report
     assert "# ganforge report (smoke profile)" in report and "Stand-in data" in report
-    assert "### Semi-supervised classification" in report
+    assert "### test error (semi-supervised D) against its baseline" in report
     assert "### Leaderboard" in report and "![samples of mnist](figures/samples_mnist.png)" in report
     figures = {p.name for p in (project / "reports" / "figures").iterdir()}
     assert {"samples_mnist.png", "curves_mnist.png", "scores_mnist.png", "samples_ring.png"} <= figures
+    assert {"samples_edges2emoji64.png", "samples_mnist2color.png"} <= figures
+
+
+def mlflow_runs(project: Path) -> tuple[Any, Any, list[Any]]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("ganforge")
+    return client, exp, client.search_runs([exp.experiment_id], max_results=1000)
 
 
 def test_mlflow_has_one_finished_run_per_variant_and_seed(smoke):
-    from mlflow.tracking import MlflowClient
-
     project, _, _ = smoke
-    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("ganforge")
-    runs = client.search_runs([exp.experiment_id])
+    client, exp, runs = mlflow_runs(project)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on the runs
     by_run = {(r.data.tags["variant"], r.data.tags["seed"]): r for r in runs if "variant" in r.data.tags}
-    assert set(by_run) == {(v, "0") for v in VARIANTS}
+    assert set(by_run) == {(v, "0") for v in VARIANTS} and len(runs) == len(VARIANTS) + 1
     assert any(r.data.tags.get("kind") == "comparison" for r in runs)
-    assert "score.ema.modes.modes_covered" in by_run[("gan_ring", "0")].data.metrics
     ring = by_run[("gan_ring", "0")]
+    assert "score.ema.modes.modes_covered" in ring.data.metrics
     assert ring.info.status == "FINISHED" and ring.data.tags["profile"] == "smoke"
     assert ring.data.params["train.lr"] == "0.001" and "d_loss" in ring.data.metrics
     assert len(client.get_metric_history(ring.info.run_id, "g_loss")) == 4
     assert [a.path for a in client.list_artifacts(ring.info.run_id, "model")] == ["model/generator.pt"]
+    cycle = by_run[("cyclegan_mnist2color", "0")]
+    assert (
+        "score.ema.b2a.label_preservation" in cycle.data.metrics and cycle.data.tags["system"] == "cyclegan"
+    )
+
+
+def test_mlflow_is_rebuilt_from_the_artifacts_when_dvc_runs_nothing(smoke):
+    """After a lost store (a fresh clone, `dvc pull`), `dvc repro` reproduces nothing but the
+    track stage, which brings every run back with its scores; a second time adds nothing."""
+    project, env, _ = smoke
+    (project / "mlflow.db").unlink()
+    out = run(["dvc", "repro"], project, env).stdout
+    assert ran_stages(out) == {"track"}
+    assert f"{len(VARIANTS) + 1} runs created" in out  # and the comparison
+    _, exp, runs = mlflow_runs(project)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    scored = [r for r in runs if "score.ema.domain.fd" in r.data.metrics or "score.ema.modes.modes_covered" in
+              r.data.metrics or "score.ema.a2b.l1" in r.data.metrics]  # fmt: skip
+    assert len(scored) == len(VARIANTS) and any(r.data.tags.get("kind") == "comparison" for r in runs)
+    again = run(["dvc", "repro"], project, env).stdout
+    assert f"0 runs created, 0 completed, 0 replaced, {len(VARIANTS) + 1} unchanged" in again
+    assert len(mlflow_runs(project)[2]) == len(runs)
 
 
 def test_dataset_params_invalidate_only_their_stages(smoke):
@@ -219,21 +300,32 @@ def test_dataset_params_invalidate_only_their_stages(smoke):
         status = json.loads(run(["dvc", "status", "--json"], project, env).stdout)
     finally:
         params.write_text(original)
-    assert set(status) == {"prepare@mnist"}
+    # configure reads the dataset names too: it re-runs (and writes the same files) when they change
+    assert set(status) == {"prepare@mnist", "configure", "track"}
 
 
 def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     project, env, _ = smoke
-    out = run(["dvc", "exp", "run", *SMOKE, "-S", "train.lr=0.0003", "-n", "lr-3e-4"], project, env).stdout
-    stages = ran_stages(out)
+    run(["git", "add", "-A"], project, env)  # as a user would: commit the results, then experiment
+    run(["git", "commit", "-q", "-m", "smoke results"], project, env)
+    result = run(["dvc", "exp", "run", *SMOKE, "-S", "train.lr=0.0003", "-n", "lr-3e-4"], project, env)
+    stages = ran_stages(result.stdout)
     variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
     own_lr = {v for v in VARIANTS if "lr" in (variants[v].get("train") or {})}
-    assert own_lr == {"gan_mnist", "cgan_mnist", "gan_ring", "ssgan_mnist"}
-    assert {f"configure@{v}" for v in VARIANTS} <= stages
-    assert {f"train@{v}-0" for v in VARIANTS - own_lr} <= stages
-    assert not {f"train@{v}-0" for v in own_lr} & stages  # their resolved configs are unchanged
+    assert own_lr == {"gan_mnist", "cgan_mnist", "gan_ring", "ssgan_mnist", "pix2pix_edges2emoji64",
+                      "cyclegan_mnist2color"}  # fmt: skip
+    assert "configure" in stages
+    assert {f"train@{v}" for v in VARIANTS - own_lr} <= stages
+    assert not {f"train@{v}" for v in own_lr} & stages  # their resolved configs are unchanged
+    notes = result.stdout + result.stderr
+    assert "note: train.lr=0.0003 does not reach gan_ring, which sets its own lr: 0.001" in notes
     shown = run(["dvc", "exp", "show", "--json"], project, env).stdout
     assert "lr-3e-4" in shown
+    changed = run(["dvc", "exp", "show", "--only-changed", "--csv"], project, env).stdout.splitlines()
+    header = changed[0].split(",")
+    assert len(header) < 40 and "train.lr" in header, header
+    moved = {c.split(".")[0] for c in header if c.startswith(tuple(f"{v}." for v in VARIANTS))}
+    assert moved and moved <= VARIANTS - own_lr  # the scores that moved: the retrained variants'
     configs = project / "data" / "configs"
     assert json.loads((configs / "cdcgan_mnist.json").read_text())["train"]["lr"] == 0.0003
     assert json.loads((configs / "gan_mnist.json").read_text())["train"]["lr"] == 0.0004  # its own lr wins
@@ -243,22 +335,37 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_training_killed_mid_run_resumes_through_dvc_repro(smoke):
+RESUMED = {"gan_ring": 1500, "pix2pix_edges2emoji64": 120, "cyclegan_mnist2color": 60}
+
+
+@pytest.fixture(scope="module")
+def longer_runs(smoke):
+    """The smoke profile with longer runs of one latent and both translation systems,
+    checkpointed often, so a kill lands mid-run."""
     project, env, _ = smoke
-    overrides = [
-        "profile=smoke",
-        "data.verify_checksums=false",
-        "+variants.gan_ring.train.steps=1500",
-        "+variants.gan_ring.train.checkpoint_every=50",
-    ]
+    overrides = ["profile=smoke", "data.verify_checksums=false"]
+    for variant, steps in RESUMED.items():
+        overrides += [
+            f"+variants.{variant}.train.steps={steps}",
+            f"+variants.{variant}.train.checkpoint_every=10",
+        ]
     run(["python", "-m", "pipeline", "params", *overrides], project, env)
-    run(["dvc", "repro", "configure@gan_ring"], project, env)
-    checkpoints = project / "data" / "checkpoints" / "gan_ring"
-    generator = project / "data" / "models" / "gan_ring" / "0" / "generator.pt"
+    run(["dvc", "repro", "configure"], project, env)
+    return project, env
+
+
+@pytest.mark.parametrize("variant", sorted(RESUMED))
+def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant):
+    """Killed at a random moment (SIGKILL to the whole `dvc repro`), `dvc repro` resumes
+    from the working checkpoint and ends with bitwise the generators of a run never
+    interrupted: a GAN, pix2pix (dropout noise) and CycleGAN (pools, two samplers)."""
+    project, env = longer_runs
+    checkpoints = project / "data" / "checkpoints" / variant
+    generator = project / "data" / "models" / variant / "0" / "generator.pt"
 
     run(["rm", "-rf", str(checkpoints)], project, env)
     proc = subprocess.Popen(
-        ["dvc", "repro", "-f", "-s", "train@gan_ring-0"],
+        ["dvc", "repro", "-f", "-s", f"train@{variant}"],
         cwd=project,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -272,10 +379,10 @@ def test_training_killed_mid_run_resumes_through_dvc_repro(smoke):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL and not generator.exists()
 
-    out = run(["dvc", "repro", "-s", "train@gan_ring-0"], project, env)  # what a user types next
+    out = run(["dvc", "repro", "-s", f"train@{variant}"], project, env)  # what a user types next
     assert "resuming at step" in out.stdout + out.stderr
     resumed = _sha(generator)
 
     run(["rm", "-rf", str(checkpoints)], project, env)  # the same run, never interrupted
-    run(["dvc", "repro", "-f", "--no-run-cache", "-s", "train@gan_ring-0"], project, env)
+    run(["dvc", "repro", "-f", "--no-run-cache", "-s", f"train@{variant}"], project, env)
     assert _sha(generator) == resumed

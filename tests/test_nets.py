@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from ganforge.errors import ConfigError
-from ganforge.nets import DataShape, ModelConfig, NetConfig, build_discriminator, build_generator
+from ganforge.nets.config import DataShape, ModelConfig, NetConfig
+from ganforge.nets.registry import build_discriminator, build_generator
 from ganforge.nets.shapes import check_image_size, conv_out, conv_transpose_out
 
 

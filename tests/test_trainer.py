@@ -1,26 +1,35 @@
-"""The training loop: it runs every quick variant without NaN, and a run interrupted at any
-step and resumed from its checkpoint ends with bitwise the same weights (on the CPU)."""
+"""The training loop: it runs every variant of the full profile (every system) without NaN,
+and a run interrupted at any step and resumed from its checkpoint ends with bitwise the same
+weights (on the CPU), for every system."""
 
+from __future__ import annotations
+
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from ganforge.config import from_dict
-from ganforge.data.prepared import PreparedDataset
+from ganforge.data.prepared import PreparedDataset, heldout_mask
 from ganforge.losses import get_loss
-from ganforge.nets import DataShape, ModelConfig, NetConfig, build_discriminator, build_generator
-from ganforge.train import BatchSampler, GanSystem, Hooks, RunRandom, TrainConfig, Trainer
+from ganforge.nets.config import DataShape, ModelConfig, NetConfig
+from ganforge.nets.registry import build_discriminator, build_generator
+from ganforge.systems.gan import GanSystem
+from ganforge.systems.kind import RunSetup
+from ganforge.systems.registry import get_system
 from ganforge.train import device as device_module
-from ganforge.train.batches import fit_images
+from ganforge.train.batches import BatchSampler
+from ganforge.train.config import TrainConfig
 from ganforge.train.device import resolve_placement
+from ganforge.train.loop import Hooks, Trainer
+from ganforge.train.rng import RunRandom
+from ganforge.variants import Variant, resolve_variant
 from pipeline.params import compose
-from pipeline.train import TrainingData, build_setup
-from pipeline.variants import ResolvedVariant, VariantSpec
 from tests.project import ROOT
 
 CPU = torch.device("cpu")
+FP32 = resolve_placement("cpu", "off", "off", False)
 
 
 def make_trainer(
@@ -44,7 +53,7 @@ def make_trainer(
     else:
         data = torch.randn(n, shape.dim, generator=data_gen)
     labels = torch.arange(n) % shape.classes if shape.classes else None
-    sampler = BatchSampler(data, labels, cfg.batch_size, random.data, CPU)
+    sampler = BatchSampler({"x": data, "labels": labels}, cfg.batch_size, random.data, CPU)
     return Trainer(system, sampler, random, cfg, "fp", checkpoint, hooks)
 
 
@@ -54,59 +63,81 @@ def full_profile() -> dict:
 
 
 FULL = full_profile()
+NAMES = [str(i) for i in range(10)]
 
 
-def tiny_data(spec: VariantSpec, dataset: dict, n: int = 200) -> TrainingData:
-    """Random data of the variant's dataset's shape, 10 classes."""
+def tiny_dataset(source: str, n: int = 60) -> PreparedDataset:
+    """Random data of the shape a source gives, 10 classes (a few images at 32 px)."""
     gen = torch.Generator().manual_seed(5)
     labels = torch.arange(n) % 10
-    names = [str(i) for i in range(10)]
-    if dataset["source"] == "toy2d":
-        ds = PreparedDataset(
-            "toy", "points", {"points": torch.randn(n, 2, generator=gen), "labels": labels}, names
+
+    def images(channels: int, size: int = 32) -> torch.Tensor:
+        return torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=gen)
+
+    if source == "toy2d":
+        return PreparedDataset(
+            "toy", "points", {"points": torch.randn(n, 2, generator=gen), "labels": labels}, NAMES
         )
-        x = ds.points
-        shape = DataShape("points", dim=2, classes=10 if spec.conditional else 0)
-    else:
-        channels, size = (1, 28) if dataset["source"] in ("mnist", "fashion_mnist") else (3, 32)
-        images = torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=gen)
-        ds = PreparedDataset("img", "images", {"images": images, "labels": labels}, names)
-        size = spec.image_size or size
-        x = fit_images(images, size)
-        shape = DataShape("images", channels, size, classes=10 if spec.conditional else 0)
-    return TrainingData(x, labels if spec.conditional else None, shape, ds)
+    if source in ("mnist", "fashion_mnist"):
+        return PreparedDataset("img", "images", {"images": images(1, 28), "labels": labels}, NAMES)
+    if source in ("edges", "pix2pix"):
+        tensors = {"a": images(1), "b": images(3), "heldout": heldout_mask(n, 0.1, 0)}
+        return PreparedDataset("pairs", "paired", tensors, [])
+    if source in ("recolor", "cyclegan"):
+        tensors = {"a": images(1, 28), "b": images(3, 28)}
+        tensors |= {"heldout_a": heldout_mask(n, 0.1, 0), "heldout_b": heldout_mask(n, 0.1, 1)}
+        return PreparedDataset("unpaired", "unpaired", tensors, [])
+    return PreparedDataset("img", "images", {"images": images(3), "labels": labels}, NAMES)
+
+
+def small(spec: dict) -> dict:
+    """The variant's spec with its conv nets at width 8 (the composition is under test)."""
+    model = dict(spec.get("model") or {})
+    for net in ("generator", "discriminator"):
+        if model.get(net, {}).get("arch") in ("dcgan", "unet", "resnet", "patchgan"):
+            model[net] = {**model[net], "width": 8}
+    return {**spec, "model": model, "image_size": spec.get("image_size") if "image_size" in spec else None}
+
+
+def tiny_variant(name: str, **train: object) -> tuple[Variant, PreparedDataset]:
+    spec = small(FULL["variants"][name])
+    data = tiny_dataset(FULL["datasets"][spec["dataset"]]["source"])
+    if "system" in spec and spec["system"].get("kind") == "semi_supervised":
+        spec["system"] = {**spec["system"], "labelled": 20, "baseline_steps": 3}
+    overrides = {"steps": 3, "batch_size": 4, "log_every": 1, "device": "cpu", **train}
+    variant = resolve_variant(name, spec, {**FULL["train"], **overrides}, "")
+    return replace(variant, train=replace(variant.train, **overrides)), data
+
+
+def build(variant: Variant, data: PreparedDataset, seed: int = 0, placement=FP32):
+    random = RunRandom(seed, CPU)
+    built = get_system(variant.kind).build(RunSetup(variant, data, placement, random, seed))
+    return built, random
 
 
 @pytest.mark.parametrize("name", sorted(FULL["run"]["variants"]))
 def test_every_variant_trains_a_few_steps_without_nan(name):
-    """Each variant of the full profile (the quick and smoke ones are among them), through the
-    train stage's own set-up, with a small batch, RGB at 32x32 and DCGAN widths of 16 (the
-    composition of parts is under test, not the scale): finite losses and weights."""
-    spec = from_dict(VariantSpec, FULL["variants"][name], name)
-    for net in ("generator", "discriminator"):
-        if spec.model.get(net, {}).get("arch") == "dcgan":
-            spec.model[net] = {**spec.model[net], "width": 16}
-    cfg = from_dict(
-        TrainConfig,
-        {**FULL["train"], **spec.train, "steps": 3, "batch_size": 8, "log_every": 1, "device": "cpu"},
-        name,
-    )
-    variant = ResolvedVariant(
-        name, spec.dataset, "", spec.conditional, spec.image_size, spec.system, spec.labelled,
-        spec.test_fraction, 3, from_dict(ModelConfig, spec.model, name), cfg, "full", "test",
-    )  # fmt: skip
-    data = tiny_data(spec, FULL["datasets"][spec.dataset])
-    random = RunRandom(0, CPU)
-    setup = build_setup(variant, data, resolve_placement("cpu", "off", "off", False), random, 0)
-    result = Trainer(setup.system, setup.sampler, random, cfg, "fp").fit()
+    """Each variant of the full profile (the quick and smoke ones are among them), through
+    its system's own build, with a small batch and conv widths of 8: finite losses and
+    weights, and a generator per averaged name that the system rebuilds for sampling."""
+    variant, data = tiny_variant(name)
+    built, random = build(variant, data)
+    result = Trainer(built.system, built.sampler, random, variant.train, "fp").fit()
     assert len(result.history) == 3
     for row in result.history:
         assert all(torch.isfinite(torch.tensor(v)) for v in row.values()), row
-    for module in setup.system.modules.values():
+    for module in built.system.modules.values():
         assert all(torch.isfinite(p).all() for p in module.parameters())
-    if setup.after is not None:
-        report = setup.after()["semi_supervised"]
-        assert report["labelled"] == 100 and 0.0 <= report["test_error"] <= 1.0
+    rebuilt = get_system(variant.kind).generators(variant, built.spec)
+    assert set(rebuilt) == set(result.ema) == set(built.system.averaged())
+    for key, net in rebuilt.items():
+        net.load_state_dict(result.ema[key].state_dict())
+    scores = built.system.run_scores(result.ema)
+    if variant.kind == "semi_supervised":
+        assert (
+            scores["semi_supervised"]["labelled"] == 20
+            and 0.0 <= scores["semi_supervised"]["test_error"] <= 1.0
+        )
 
 
 def small_setup():
@@ -117,7 +148,8 @@ def small_setup():
 
 def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
     out = {f"{k}.{n}": t for k, m in trainer.system.modules.items() for n, t in m.state_dict().items()}
-    out.update({f"ema.{n}": t for n, t in trainer.ema.module.state_dict().items()})
+    for name, ema in trainer.emas.items():
+        out.update({f"ema.{name}.{n}": t for n, t in ema.module.state_dict().items()})
     for k, opt in trainer.system.optimizers.items():
         for i, st in opt.state_dict()["state"].items():
             out.update({f"opt.{k}.{i}.{n}": t for n, t in st.items() if torch.is_tensor(t)})
@@ -128,31 +160,65 @@ class SimulatedKillError(Exception):
     pass
 
 
+def _kill_at(stop_at: int):
+    def kill(step, row):  # dies after logging, before the step's checkpoint is written
+        if step >= stop_at:
+            raise SimulatedKillError
+
+    return kill
+
+
+def assert_same(a: Trainer, b: Trainer) -> None:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), [k for k in wa if not torch.equal(wa[k], wb[k])]
+
+
 @pytest.mark.parametrize(("stop_at", "amp_dtype"), [(3, None), (5, None), (8, None), (5, torch.bfloat16)])
 def test_resume_after_an_interrupt_is_bitwise_identical(tmp_path, stop_at, amp_dtype):
     shape, model = small_setup()
     cfg = TrainConfig(steps=10, batch_size=8, log_every=3, checkpoint_every=2, d_steps=2, real_label=0.9)
     uninterrupted = make_trainer(shape, model, cfg, amp_dtype=amp_dtype)
     result = uninterrupted.fit()
-
-    def kill(step, row):  # dies after logging, before the step's checkpoint is written
-        if step >= stop_at:
-            raise SimulatedKillError
-
     ckpt = tmp_path / "ckpt.pt"
     with pytest.raises(SimulatedKillError):
-        make_trainer(shape, model, cfg, checkpoint=ckpt, hooks=Hooks(on_log=kill), amp_dtype=amp_dtype).fit()
+        make_trainer(
+            shape, model, cfg, checkpoint=ckpt, hooks=Hooks(on_log=_kill_at(stop_at)), amp_dtype=amp_dtype
+        ).fit()
     resumed = make_trainer(shape, model, cfg, checkpoint=ckpt, amp_dtype=amp_dtype)
     resumed_result = resumed.fit()
     assert 0 < resumed_result.resumed_from < stop_at + 1
-    a, b = weights(uninterrupted), weights(resumed)
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+    assert_same(uninterrupted, resumed)
     timeless = [
         [{k: v for k, v in row.items() if k != "images_per_s"} for row in h]
         for h in (resumed_result.history, result.history)
     ]
     assert timeless[0] == timeless[1]
+
+
+@pytest.mark.parametrize("name", ["pix2pix_facades", "cyclegan_horse2zebra", "ssgan_mnist"])
+def test_every_system_resumes_bitwise(tmp_path, name):
+    """pix2pix with jitter and flips (its augmentation generator), CycleGAN with its pools,
+    second sampler and augmentation, the semi-supervised GAN with its labelled sampler, under
+    a linear learning-rate decay: killed mid-run and resumed, the same bits as uninterrupted."""
+    train = {"steps": 9, "checkpoint_every": 2, "log_every": 3, "lr_schedule": "linear", "lr_decay_start": 3,
+             "lr_decay_end": 12}  # fmt: skip
+    variant, data = tiny_variant(name, **train)
+    if variant.kind == "cyclegan":
+        variant = replace(variant, system=replace(variant.system, pool_size=3))
+
+    def trainer(checkpoint: Path | None, hooks: Hooks | None = None) -> Trainer:
+        built, random = build(variant, data)
+        return Trainer(built.system, built.sampler, random, variant.train, "fp", checkpoint, hooks)
+
+    straight = trainer(None)
+    straight.fit()
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(SimulatedKillError):
+        trainer(ckpt, Hooks(on_log=_kill_at(6))).fit()
+    resumed = trainer(ckpt)
+    assert resumed.fit().resumed_from == 4  # the kill came before step 6 was saved
+    assert_same(straight, resumed)
 
 
 @pytest.mark.parametrize("native", [True, False])
@@ -180,13 +246,21 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
-def test_a_checkpoint_of_another_config_is_not_resumed(tmp_path):
+def test_a_checkpoint_of_another_config_is_not_resumed_and_says_so(tmp_path):
     shape, model = small_setup()
     ckpt = tmp_path / "ckpt.pt"
     make_trainer(shape, model, TrainConfig(steps=4, batch_size=8, log_every=2), checkpoint=ckpt).fit()
-    trainer = make_trainer(shape, model, TrainConfig(steps=4, batch_size=8, log_every=2), checkpoint=ckpt)
+    said = []
+    trainer = make_trainer(
+        shape,
+        model,
+        TrainConfig(steps=4, batch_size=8, log_every=2),
+        checkpoint=ckpt,
+        hooks=Hooks(on_message=said.append),
+    )
     trainer.fingerprint = "another"
     assert trainer.fit().resumed_from == 0
+    assert said == [f"checkpoint {ckpt} was made with another configuration: starting over"]
 
 
 def test_a_finished_run_resumes_at_its_end_and_a_longer_one_continues(tmp_path):
@@ -199,6 +273,28 @@ def test_a_finished_run_resumes_at_its_end_and_a_longer_one_continues(tmp_path):
         shape, model, TrainConfig(steps=6, batch_size=8, log_every=2), checkpoint=ckpt
     ).fit()
     assert longer.resumed_from == 4 and [r["step"] for r in longer.history] == [2, 4, 6]
+
+
+def test_continuing_past_steps_keeps_the_past_schedule(tmp_path):
+    """The decay is in absolute steps: a 4-step run continued to 8 ends with the weights of
+    an 8-step run, and another decay range is a new configuration (not resumed)."""
+    shape, model = small_setup()
+    decay = {
+        "lr_schedule": "linear",
+        "lr_decay_start": 2,
+        "lr_decay_end": 10,
+        "batch_size": 8,
+        "log_every": 2,
+    }
+    ckpt = tmp_path / "ckpt.pt"
+    make_trainer(shape, model, TrainConfig(steps=4, **decay), checkpoint=ckpt).fit()
+    continued = make_trainer(shape, model, TrainConfig(steps=8, **decay), checkpoint=ckpt)
+    assert continued.fit().resumed_from == 4
+    straight = make_trainer(shape, model, TrainConfig(steps=8, **decay))
+    straight.fit()
+    assert_same(continued, straight)
+    other = make_trainer(shape, model, TrainConfig(steps=8, **{**decay, "lr_decay_end": 20}), checkpoint=ckpt)
+    assert other.fit().resumed_from == 0
 
 
 def test_diagnostics_are_logged():
@@ -214,5 +310,34 @@ def test_grids_every_n_steps_and_at_the_end():
     shape, model = small_setup()
     steps = []
     cfg = TrainConfig(steps=7, batch_size=8, log_every=7, checkpoint_every=7, grid_every=3)
-    make_trainer(shape, model, cfg, hooks=Hooks(on_grid=lambda step, g: steps.append(step))).fit()
+    make_trainer(shape, model, cfg, hooks=Hooks(on_grid=lambda step, nets: steps.append(step))).fit()
     assert steps == [3, 6, 7]
+
+
+def test_a_batch_larger_than_the_data_is_a_one_line_config_error():
+    from ganforge.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"the training data has 5 examples, fewer than one batch of 8: lower"
+    ):
+        BatchSampler({"x": torch.zeros(5, 2)}, 8, torch.Generator(), CPU)
+
+
+@pytest.mark.parametrize(
+    ("name", "recomputed"),
+    [("dcgan_emoji64", {"generator"}), ("pix2pix_edges2emoji64", {"generator"}), ("cgan_mnist", {"generator"}),
+     ("cyclegan_mnist2color", set()), ("gan_ring", set())],
+)  # fmt: skip
+def test_standing_statistics_of_each_system(name, recomputed):
+    """Averaged generators with batch norm get their statistics recomputed from fresh inputs
+    (latents, or training images to translate); instance norm and plain nets have none."""
+    from ganforge.train.run import standing_statistics
+
+    variant, data = tiny_variant(name, ema_standing_batches=4)
+    built, random = build(variant, data)
+    result = Trainer(built.system, built.sampler, random, variant.train, "fp").fit()
+    before = {k: [t.clone() for t in net.buffers()] for k, net in result.ema.items()}
+    done = standing_statistics(built.system, result.ema, variant.train, 0, CPU)
+    assert set(done) == recomputed and all(v["batches"] == 4 for v in done.values())
+    for k in recomputed:
+        assert any(not torch.equal(a, b) for a, b in zip(before[k], result.ema[k].buffers(), strict=True))

@@ -1,4 +1,5 @@
-"""Resolving variants from params: the global train block, a variant's overrides, errors."""
+"""Resolving variants from params: the global train block, a variant's overrides, the
+system block (a tagged union), errors, and the configure stage."""
 
 import copy
 import json
@@ -8,7 +9,10 @@ import yaml
 
 from ganforge.data.prepared import PreparedDataset, save_prepared
 from ganforge.errors import ConfigError, MissingDataError
-from pipeline.variants import configure, load_resolved, resolve
+from ganforge.systems.options import SYSTEM_OPTIONS, CycleGanOptions, GanOptions, Pix2PixOptions
+from ganforge.systems.registry import SYSTEMS
+from pipeline.configure import configure, resolve, shadow_notes
+from pipeline.resolved import load_variant
 from tests.project import ROOT
 
 
@@ -34,13 +38,17 @@ def root(tmp_path):
     return tmp_path
 
 
+def test_every_system_kind_has_options_and_a_plugin():
+    assert set(SYSTEM_OPTIONS) == set(SYSTEMS) == {"gan", "semi_supervised", "pix2pix", "cyclegan"}
+
+
 def test_variant_inherits_the_global_train_block(params, root):
     v = resolve(params, "cgan_concat_mnist", root)
     own = params["variants"]["cgan_concat_mnist"].get("train") or {}
     assert "lr" not in own and v.train.lr == params["train"]["lr"]
     assert v.train.batch_size == params["train"]["batch_size"] and v.train.loss == params["train"]["loss"]
-    assert v.train.steps == own.get("steps", params["train"]["steps"])
     assert v.model.generator.arch == "mlp" and v.dataset == "mnist" and len(v.dataset_sha256) == 64
+    assert v.system == GanOptions(conditional=True) and v.kind == "gan"
 
 
 def test_variant_override_wins_over_the_global_value(params, root):
@@ -48,14 +56,12 @@ def test_variant_override_wins_over_the_global_value(params, root):
     params["train"]["lr"] = 0.05
     ring = resolve(params, "gan_ring", root)
     assert ring.train.lr == params["variants"]["gan_ring"]["train"]["lr"] != 0.05
-    assert "lr" not in (params["variants"]["cgan_concat_mnist"].get("train") or {})
     assert resolve(params, "cgan_concat_mnist", root).train.lr == 0.05
 
 
 def test_unknown_variant_lists_the_known_ones(params, root):
     with pytest.raises(
-        ConfigError,
-        match=r"unknown variant 'gan_cifar'; known variants: cdcgan_mnist, cgan_concat_mnist, cgan_mnist",
+        ConfigError, match=r"unknown variant 'gan_cifar'; known variants: cdcgan_mnist, cgan_concat_mnist"
     ):
         resolve(params, "gan_cifar", root)
 
@@ -76,10 +82,44 @@ def test_bad_global_value_is_reported_where_it_is(params, root):
         resolve(params, "gan_mnist", root)
 
 
-def test_unknown_loss_and_arch_are_caught_when_used(params, root):
+def test_unknown_key_in_a_net(params, root):
     params = copy.deepcopy(params)
     params["variants"]["gan_mnist"]["model"]["generator"]["widht"] = 3
     with pytest.raises(ConfigError, match=r"variants.gan_mnist.model.generator: unknown key 'widht'"):
+        resolve(params, "gan_mnist", root)
+
+
+def test_the_system_block_is_a_tagged_union(params, root):
+    params = copy.deepcopy(params)
+    params["variants"]["gan_mnist"]["system"] = {"kind": "vae"}
+    with pytest.raises(
+        ConfigError, match=r"unknown system kind 'vae'; known system kinds: cyclegan, gan, pix2pix"
+    ):
+        resolve(params, "gan_mnist", root)
+    params["variants"]["gan_mnist"]["system"] = {"kind": "pix2pix", "lambda_l1": 10}
+    with pytest.raises(
+        ConfigError, match=r"^variants.gan_mnist.system: unknown key 'lambda_l1'; known keys: kind"
+    ):
+        resolve(params, "gan_mnist", root)
+    params["variants"]["gan_mnist"]["system"] = {"kind": "cyclegan", "pool_size": -1}
+    with pytest.raises(ConfigError, match=r"^variants.gan_mnist.system: .*must be 0 or more"):
+        resolve(params, "gan_mnist", root)
+
+
+def test_system_options_by_kind():
+    assert Pix2PixOptions().l1_weight == 100.0 and Pix2PixOptions().direction == "a2b"
+    c = CycleGanOptions()
+    assert (c.cycle_weight, c.identity_weight, c.pool_size) == (10.0, 0.5, 50)
+    with pytest.raises(ValueError, match="not both 0"):
+        Pix2PixOptions(l1_weight=0, gan_weight=0)
+
+
+def test_an_unknown_dataset_is_refused_as_unknown(params, root):
+    params = copy.deepcopy(params)
+    params["variants"]["gan_mnist"]["dataset"] = "cifar100"
+    with pytest.raises(
+        ConfigError, match=r"^variants.gan_mnist: unknown dataset 'cifar100'; known datasets: anime"
+    ):
         resolve(params, "gan_mnist", root)
 
 
@@ -90,12 +130,32 @@ def test_dataset_not_prepared(params, tmp_path):
         resolve(params, "gan_mnist", tmp_path)
 
 
-def test_configure_writes_the_resolved_config_and_reads_it_back(root):
-    (root / "params.yaml").write_text((ROOT / "params.yaml").read_text())
-    line = configure("gan_ring", root)
-    assert line.startswith("configured gan_ring: toy/toy on ring")
+def test_configure_writes_every_variant_and_reads_it_back(root, params):
+    params = copy.deepcopy(params)
+    params["run"]["variants"] = {"gan_ring": "ring", "gan_mnist": "mnist"}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    lines = configure(root)
+    assert lines[0].startswith("configured gan_ring: gan system, toy/toy on ring")
+    assert sorted(p.name for p in (root / "data/configs").iterdir()) == ["gan_mnist.json", "gan_ring.json"]
     data = json.loads((root / "data/configs/gan_ring.json").read_text())
-    assert data["train"]["batch_size"] == 256 and data["model"]["latent_dim"] == 10
-    back = load_resolved(root, "gan_ring")
+    assert (
+        data["train"]["batch_size"] == 256
+        and data["model"]["latent_dim"] == 10
+        and data["system"]["kind"] == "gan"
+    )
+    back = load_variant(root, "gan_ring")
     assert back.train.batch_size == 256 and back.model.generator.arch == "toy"
     assert back.fingerprint_source(1)["seed"] == 1 and "steps" not in back.fingerprint_source(1)["train"]
+
+
+def test_a_global_override_a_variant_hides_is_named(params):
+    params = copy.deepcopy(params)
+    params["train"]["lr"] = 0.0001
+    notes = shadow_notes(params, ["gan_mnist", "cdcgan_mnist", "dcgan_emoji64"], ROOT)
+    assert notes == [
+        "note: train.lr=0.0001 does not reach gan_mnist, which sets its own lr: 0.0004 "
+        "(override it with -S variants.gan_mnist.train.lr=...)",
+        "note: train.lr=0.0001 does not reach cdcgan_mnist, which sets its own lr: 0.0004 "
+        "(override it with -S variants.cdcgan_mnist.train.lr=...)",
+    ]
+    assert shadow_notes(yaml.safe_load((ROOT / "params.yaml").read_text()), ["gan_mnist"], ROOT) == []

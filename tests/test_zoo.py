@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from ganforge.losses import get_loss
-from ganforge.nets import DataShape, ModelConfig, NetConfig, build_discriminator, build_generator
+from ganforge.nets.config import DataShape, ModelConfig, NetConfig
 from ganforge.nets.improved import MinibatchDiscrimination, VirtualBatchNorm, apply_spectral_norm
+from ganforge.nets.registry import build_discriminator, build_generator
 from ganforge.regularizers import HistoricalAverage, clip_weights, feature_matching, gradient_penalty
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import math
 import os
 import re
@@ -13,6 +14,8 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
+
+from ganforge.io import write_json
 
 _BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch call
 _PARAM_BATCH = 100
@@ -118,10 +121,32 @@ def _store_lock(uri: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"  # the UI opens such an experiment on its runs table
+
+
+def open_experiment(client: Any, uri: str, name: str) -> str:
+    """The id of experiment `name` (created, or restored if it was deleted), tagged as model
+    development so the MLflow UI opens it on its runs table."""
+    with _store_lock(uri):  # the first client call creates the schema
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            return str(
+                client.create_experiment(
+                    name, artifact_location=artifact_root(uri), tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+                )
+            )
+        if exp.lifecycle_stage != "active":
+            client.restore_experiment(exp.experiment_id)
+        if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        return str(exp.experiment_id)
+
+
 class MlflowTracker:
     """One MLflow run. With `run_id`, the run is reopened (a resumed training run). Pass the
-    `client` of an earlier tracker on the same store to skip building a new one (about a
-    second each)."""
+    `client` (and `experiment_id`) of an earlier tracker on the same store to skip building a
+    new one (about a second each)."""
 
     def __init__(
         self,
@@ -131,17 +156,12 @@ class MlflowTracker:
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
         client: Any = None,
+        experiment_id: str | None = None,
     ) -> None:
         from mlflow.tracking import MlflowClient
 
         self.client = client if client is not None else MlflowClient(tracking_uri=uri)
-        with _store_lock(uri):  # the first client call creates the schema
-            exp = self.client.get_experiment_by_name(experiment)
-            exp_id = (
-                exp.experiment_id
-                if exp
-                else self.client.create_experiment(experiment, artifact_location=artifact_root(uri))
-            )
+        exp_id = experiment_id or open_experiment(self.client, uri, experiment)
         self.run_id = (
             self._reopen(run_id)
             or self.client.create_run(exp_id, run_name=run_name, tags=dict(tags or {})).info.run_id
@@ -194,3 +214,67 @@ class MlflowTracker:
     def close(self, status: str = "FINISHED") -> None:
         self.flush()
         self.client.set_terminated(self.run_id, status)
+
+
+class RunIdSidecar:
+    """A small JSON beside a run's working checkpoint naming its MLflow run, so a resumed
+    run logs into the same MLflow run (only while the checkpoint's fingerprint matches)."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path, self.fingerprint = path, fingerprint
+
+    def run_id(self) -> str | None:
+        if not self.path.is_file():
+            return None
+        data = json.loads(self.path.read_text(encoding="utf-8"))
+        return data.get("mlflow_run_id") if data.get("fingerprint") == self.fingerprint else None
+
+    def save(self, run_id: str | None) -> None:
+        write_json(self.path, {"fingerprint": self.fingerprint, "mlflow_run_id": run_id})
+
+
+class StoredRun:
+    """A run found in the store: its id, name and tags."""
+
+    def __init__(self, run_id: str, name: str, tags: Mapping[str, str]) -> None:
+        self.run_id, self.name, self.tags = run_id, name, dict(tags)
+
+
+class MlflowStore:
+    """One experiment of an MLflow store, for keeping it in step with DVC's artifacts: list
+    its active runs, open a tracker on a new or existing run, delete a run."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        self.experiment = experiment
+        self.experiment_id = open_experiment(self.client, uri, experiment)
+
+    def runs(self) -> list[StoredRun]:
+        """Every active run of the experiment."""
+        out, token = [], None
+        while True:
+            page = self.client.search_runs([self.experiment_id], max_results=1000, page_token=token)
+            out += [StoredRun(r.info.run_id, r.info.run_name or "", r.data.tags) for r in page]
+            token = page.token
+            if not token:
+                return out
+
+    def tracker(self, run_name: str, tags: Mapping[str, str], run_id: str | None = None) -> MlflowTracker:
+        return MlflowTracker(
+            self.uri,
+            self.experiment,
+            run_name,
+            tags,
+            run_id,
+            client=self.client,
+            experiment_id=self.experiment_id,
+        )
+
+    def delete(self, run_id: str) -> None:
+        self.client.delete_run(run_id)
+
+    def experiment_tags(self) -> dict[str, str]:
+        return dict(self.client.get_experiment(self.experiment_id).tags)

@@ -93,7 +93,8 @@ def save_points(
 def save_side_by_side(panels: list[tuple[str, Path]], path: Path, title: str) -> Path:
     """PNG images (e.g. every variant's grid of the same latent batch) in one row, titled."""
     plt = _figure()
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), dpi=100, squeeze=False)
+    width = max(3.2 * len(panels), 0.09 * len(title))  # room for the title over a single panel
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.6), dpi=100, squeeze=False)
     for ax, (name, image) in zip(axes[0], panels, strict=True):
         with Image.open(image) as img:
             ax.imshow(np.asarray(img.convert("RGB")))
@@ -104,28 +105,33 @@ def save_side_by_side(panels: list[tuple[str, Path]], path: Path, title: str) ->
 
 
 def save_curves(curves: dict[str, list[dict[str, list[float]]]], path: Path, title: str) -> Path:
-    """Loss curves (left) and mean D(x), D(G(z)) (right) of every variant: the mean over its
-    seeds as a line, each seed faintly."""
+    """One row per variant, each on its own scale: its D and G losses (left) and mean D(x),
+    D(G(z)) (right), the mean over its seeds as a line and each seed faintly. (Variants' losses
+    differ by orders of magnitude, e.g. feature matching against the cross-entropy, so a
+    shared axis would flatten all but one.)"""
     plt = _figure()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (variant, runs) in enumerate(curves.items()):
-        colour = colours[i % len(colours)]
-        for ax, keys in ((left, ("d_loss", "g_loss")), (right, ("d_real", "d_fake"))):
-            for key, style in zip(keys, ("-", "--"), strict=True):
+    rows = max(len(curves), 1)
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 2.4 * rows + 0.6), dpi=100, squeeze=False)
+    for (variant, runs), (left, right) in zip(curves.items(), axes, strict=False):
+        for ax, keys, colours in ((left, ("d_loss", "g_loss"), ("tab:blue", "tab:orange")),
+                                  (right, ("d_real", "d_fake"), ("tab:green", "tab:red"))):  # fmt: skip
+            for key, colour in zip(keys, colours, strict=True):
                 series = [np.asarray(r[key]) for r in runs if r.get(key)]
                 if not series:
                     continue
                 steps = np.asarray(runs[0]["step"])[: min(map(len, series))]
                 stacked = np.stack([s[: len(steps)] for s in series])
-                for s in stacked:
-                    ax.plot(steps, s, style, color=colour, alpha=0.15, lw=0.8)
-                ax.plot(steps, stacked.mean(0), style, color=colour, lw=1.4, label=f"{variant} {key}")
-    left.set(title="losses (solid: D, dashed: G)", xlabel="step")
-    right.set(title="mean D(x) (solid) and D(G(z)) (dashed)", xlabel="step")
-    for ax in (left, right):
-        ax.legend(fontsize=6, ncol=2)
-        ax.grid(alpha=0.3)
+                for one in stacked:
+                    ax.plot(steps, one, color=colour, alpha=0.2, lw=0.8)
+                ax.plot(steps, stacked.mean(0), color=colour, lw=1.4, label=key)
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7, loc="best")
+        left.set_ylabel(variant, fontsize=8)
+        left.set_title("losses", fontsize=8)
+        right.set_title("mean D(x) and D(G(z))", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
     fig.suptitle(title, fontsize=10)
     return _save(plt, fig, path)
 
@@ -143,4 +149,35 @@ def save_strips(values: dict[str, dict[str, list[float]]], path: Path, title: st
         ax.set_title(label, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     fig.suptitle(title, fontsize=10)
+    return _save(plt, fig, path)
+
+
+def _rgb(images: torch.Tensor) -> torch.Tensor:
+    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+
+def save_translation_rows(panels: list[tuple[str, dict[str, torch.Tensor]]], path: Path, title: str) -> Path:
+    """One panel per direction: a row per example, a column per named set of uint8 images
+    (input | output | target | ...), the column names on top."""
+    plt = _figure()
+    grids = []
+    for _, columns in panels:
+        stacked = torch.stack([_rgb(images) for images in columns.values()], dim=1)  # N×K×3×H×W
+        grids.append(np.asarray(image_grid(stacked.flatten(0, 1), len(columns))))
+    width = max(g.shape[1] for g in grids) / 60 + 0.6
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(width * len(panels), max(g.shape[0] for g in grids) / 60 + 0.9),
+        dpi=100,
+        squeeze=False,
+    )
+    for ax, (name, columns), grid in zip(axes[0], panels, grids, strict=True):
+        ax.imshow(grid)
+        cell = grid.shape[1] / len(columns)
+        ax.set_xticks([cell * (i + 0.5) for i in range(len(columns))], labels=list(columns), fontsize=7)
+        ax.xaxis.tick_top()
+        ax.set_yticks([])
+        ax.set_xlabel(name, fontsize=9)
+    fig.suptitle(title, fontsize=9)
     return _save(plt, fig, path)

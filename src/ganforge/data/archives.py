@@ -26,7 +26,7 @@ from ganforge.data.images import (
     decode_image,
     is_image_name,
 )
-from ganforge.data.prepared import PreparedDataset
+from ganforge.data.prepared import PreparedDataset, check_holdout, heldout_mask
 from ganforge.errors import DataError, unknown_name
 from ganforge.io import ManifestDigest, sha256_file
 
@@ -40,7 +40,8 @@ CYCLEGAN_SETS = ("ae_photos", "apple2orange", "cezanne2photo", "cityscapes", "fa
 
 @dataclass(frozen=True)
 class ArchiveConfig:
-    """One published archive: which set, which split, the size to resize to, a subset."""
+    """One published archive: which set, which split, the size to resize to, a subset, and
+    the fraction of it held out (never trained on, scored), drawn with `holdout_seed`."""
 
     archive: str
     split: Literal["train", "val", "test"] = "train"
@@ -48,9 +49,12 @@ class ArchiveConfig:
     limit: int | None = None
     subset_seed: int = 0
     max_bad_fraction: float = 0.01
+    holdout: float = 0.1
+    holdout_seed: int = 0
 
     def __post_init__(self) -> None:
         check_image_options(self.image_size, self.limit, self.max_bad_fraction)
+        check_holdout(self.holdout)
 
 
 # An archive opened for reading: sorted member names and a function reading one member.
@@ -79,7 +83,7 @@ def open_archive(raw: RawFile) -> Iterator[Members]:
         raise DataError(f"{raw.path} is a damaged archive ({exc}); delete it and fetch it again") from exc
 
 
-def _decode_side_by_side(data: bytes, size: int) -> np.ndarray:
+def decode_side_by_side(data: bytes, size: int) -> np.ndarray:
     """A pix2pix `A|B` image → uint8 2×3×size×size (A, then B)."""
     with Image.open(io.BytesIO(data)) as img:
         img.load()
@@ -120,7 +124,7 @@ def load_pix2pix(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
     digest = ManifestDigest()
     with open_archive(raw) as (names, read):
         chosen = _select(names, f"{cfg.archive}/{cfg.split}/", cfg)
-        decoded = _decode(chosen, read, digest, lambda b: _decode_side_by_side(b, cfg.image_size),
+        decoded = _decode(chosen, read, digest, lambda b: decode_side_by_side(b, cfg.image_size),
                           f"{ctx.name} ({filename})", cfg)
     pairs = torch.from_numpy(np.stack(decoded.arrays))
     meta = {
@@ -133,9 +137,11 @@ def load_pix2pix(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
         "domains": {"a": "left half of each image", "b": "right half of each image"},
         "true_mapping": "pairs: a[i] and b[i] are the two halves of one published image",
         "image_size": cfg.image_size,
+        "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
     }
-    return PreparedDataset(ctx.name, "paired", {"a": pairs[:, 0].contiguous(), "b": pairs[:, 1].contiguous()},
-                           [], meta)
+    tensors = {"a": pairs[:, 0].contiguous(), "b": pairs[:, 1].contiguous(),
+               "heldout": heldout_mask(len(pairs), cfg.holdout, cfg.holdout_seed)}
+    return PreparedDataset(ctx.name, "paired", tensors, [], meta)
 
 
 def load_cyclegan(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
@@ -163,8 +169,11 @@ def load_cyclegan(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
         "domains": {"a": f"{cfg.split}A", "b": f"{cfg.split}B"},
         "true_mapping": None,
         "image_size": cfg.image_size,
+        "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
     }
     tensors = {"a": torch.from_numpy(domains["A"].stacked(cfg.image_size, 3)),
                "b": torch.from_numpy(domains["B"].stacked(cfg.image_size, 3))}
+    tensors["heldout_a"] = heldout_mask(len(tensors["a"]), cfg.holdout, cfg.holdout_seed)
+    tensors["heldout_b"] = heldout_mask(len(tensors["b"]), cfg.holdout, cfg.holdout_seed + 1)
     return PreparedDataset(ctx.name, "unpaired", tensors, [], meta)
 

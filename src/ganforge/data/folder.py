@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,9 @@ class FolderConfig:
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
 
 
-def resolve_root(cfg: FolderConfig, ctx: SourceContext) -> Path:
-    """The folder to read, from the mirror or the given path; MissingDataError if absent."""
+def resolve_root(cfg: FolderConfig | Any, ctx: SourceContext) -> Path:
+    """The folder to read (a config's `mirror_path` inside the mirror, or its `path`);
+    MissingDataError if absent."""
     if cfg.mirror_path is not None:
         if ctx.mirror is None:
             raise MissingDataError(

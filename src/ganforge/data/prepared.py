@@ -23,8 +23,8 @@ Kind = Literal["images", "points", "paired", "unpaired"]
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "images": ("images",),
     "points": ("points",),
-    "paired": ("a", "b"),
-    "unpaired": ("a", "b"),
+    "paired": ("a", "b", "heldout"),
+    "unpaired": ("a", "b", "heldout_a", "heldout_b"),
 }
 _OPTIONAL: dict[str, tuple[str, ...]] = {
     "images": ("labels",),
@@ -41,6 +41,8 @@ class PreparedDataset:
     `images`: uint8 N×C×H×W; `points`: float32 N×2; `paired`: aligned uint8 `a` and `b`;
     `unpaired`: uint8 `a` and `b` with no pairing, plus the true translations `a_to_b` and
     `b_to_a` where the mapping is known. Labels are int64 class indices into `class_names`.
+    Translation sets mark a held-out part that is never trained on (bool `heldout`, or
+    `heldout_a` and `heldout_b`).
     """
 
     name: str
@@ -92,7 +94,10 @@ def validate(ds: PreparedDataset) -> None:
 
 
 def _check_tensor(where: str, kind: str, key: str, tensor: torch.Tensor) -> None:
-    if key.startswith("labels"):
+    if key.startswith("heldout"):
+        if tensor.dtype != torch.bool or tensor.dim() != 1:
+            raise DataError(f"{where}: {key} must be a 1-d bool tensor")
+    elif key.startswith("labels"):
         if tensor.dtype != torch.int64 or tensor.dim() != 1:
             raise DataError(f"{where}: {key} must be a 1-d int64 tensor")
     elif kind == "points":
@@ -107,8 +112,8 @@ def _check_lengths(where: str, ds: PreparedDataset) -> None:
     groups: list[tuple[str, ...]] = {
         "images": [("images", "labels")],
         "points": [("points", "labels")],
-        "paired": [("a", "b", "labels")],
-        "unpaired": [("a", "labels_a", "a_to_b"), ("b", "labels_b", "b_to_a")],
+        "paired": [("a", "b", "labels", "heldout")],
+        "unpaired": [("a", "labels_a", "a_to_b", "heldout_a"), ("b", "labels_b", "b_to_a", "heldout_b")],
     }[ds.kind]
     for group in groups:
         sizes = {k: int(t[k].shape[0]) for k in group if k in t}
@@ -172,3 +177,44 @@ def load_prepared(prepared_dir: str | os.PathLike[str], name: str) -> PreparedDa
         class_names=list(payload["class_names"]),
         meta=meta,
     )
+
+
+def heldout_mask(n: int, fraction: float, seed: int) -> torch.Tensor:
+    """A seeded choice of round(n·fraction) of n examples (at least one when n > 1 and the
+    fraction is positive) as a bool mask: the held-out part of a translation set."""
+    count = min(n - 1, max(1 if fraction > 0 else 0, round(n * fraction))) if n > 1 else 0
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:count]] = True
+    return mask
+
+
+def check_holdout(fraction: float) -> None:
+    """A translation set's `holdout`: the fraction of examples never trained on."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"holdout must be in [0, 1), got {fraction}")
+
+
+def heldout_masks(ds: PreparedDataset) -> dict[str, torch.Tensor]:
+    """The held-out mask of each domain of a translation set (a paired set's two are one)."""
+    t = ds.tensors
+    if ds.kind == "paired":
+        return {"a": t["heldout"], "b": t["heldout"]}
+    return {"a": t["heldout_a"], "b": t["heldout_b"]}
+
+
+def domain_labels(ds: PreparedDataset) -> dict[str, torch.Tensor | None]:
+    """Each domain's labels, where the translation set has them."""
+    t = ds.tensors
+    if ds.kind == "paired":
+        return {"a": t.get("labels"), "b": t.get("labels")}
+    return {"a": t.get("labels_a"), "b": t.get("labels_b")}
+
+
+def true_translation(ds: PreparedDataset, source: str, idx: torch.Tensor) -> torch.Tensor | None:
+    """The true translations of the `source` domain's images `idx`, where the set knows them
+    (a paired set's partners; an unpaired set's kept `a_to_b` / `b_to_a`)."""
+    t = ds.tensors
+    if ds.kind == "paired":
+        return t["b" if source == "a" else "a"][idx]
+    key = "a_to_b" if source == "a" else "b_to_a"
+    return t[key][idx] if key in t else None

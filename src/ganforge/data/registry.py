@@ -14,6 +14,12 @@ from ganforge.data.archives import ArchiveConfig, load_cyclegan, load_pix2pix
 from ganforge.data.fetch import SourceContext
 from ganforge.data.folder import FolderConfig, load_folder
 from ganforge.data.mnist import MnistConfig, load_mnist_family
+from ganforge.data.pairs import (
+    PairedFolderConfig,
+    UnpairedFoldersConfig,
+    load_paired_folder,
+    load_unpaired_folders,
+)
 from ganforge.data.prepared import PreparedDataset
 from ganforge.data.toy2d import Toy2DConfig, make_toy2d
 from ganforge.data.translation import EdgesConfig, RecolorConfig, make_edges, make_recolor
@@ -36,6 +42,8 @@ SOURCES: Mapping[str, Source] = {
     "toy2d": Source(Toy2DConfig, make_toy2d),
     "pix2pix": Source(ArchiveConfig, load_pix2pix),
     "cyclegan": Source(ArchiveConfig, load_cyclegan),
+    "paired_folder": Source(PairedFolderConfig, load_paired_folder),
+    "unpaired_folders": Source(UnpairedFoldersConfig, load_unpaired_folders),
     "edges": Source(EdgesConfig, make_edges, derived=True),
     "recolor": Source(RecolorConfig, make_recolor, derived=True),
 }

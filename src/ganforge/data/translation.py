@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from ganforge.config import check_limit
 from ganforge.data.fetch import SourceContext
-from ganforge.data.prepared import PreparedDataset, load_prepared
+from ganforge.data.prepared import PreparedDataset, check_holdout, heldout_mask, load_prepared
 from ganforge.errors import DataError
 
 _BATCH = 1024
@@ -30,15 +30,19 @@ _MIN_PEAK_GRADIENT = 0.05  # Sobel magnitude of a 1.25% intensity step
 class EdgesConfig:
     """Edge maps of a prepared image dataset: Gaussian blur, Sobel gradients, non-maximum
     suppression, then hysteresis between `low` and `high` (fractions of each image's
-    strongest gradient). Edges are black (0) on white (255)."""
+    strongest gradient). Edges are black (0) on white (255). `holdout` of the pairs (drawn
+    with `holdout_seed`) is held out: never trained on, scored."""
 
     from_dataset: str
     blur_sigma: float = 1.0
     low: float = 0.1
     high: float = 0.3
     limit: int | None = None
+    holdout: float = 0.1
+    holdout_seed: int = 0
 
     def __post_init__(self) -> None:
+        check_holdout(self.holdout)
         if not 0.0 < self.low <= self.high <= 1.0:
             raise ValueError("need 0 < low <= high <= 1")
         if self.blur_sigma <= 0:
@@ -49,15 +53,19 @@ class EdgesConfig:
 @dataclass(frozen=True)
 class RecolorConfig:
     """Unpaired grayscale ↔ coloured digits: domain B paints each digit in `foreground` on
-    `background`; the two domains come from disjoint halves of a seeded permutation."""
+    `background`; the two domains come from disjoint halves of a seeded permutation. `holdout`
+    of each domain (drawn with `holdout_seed`) is held out: never trained on, scored."""
 
     from_dataset: str
     foreground: tuple[int, int, int] = (255, 200, 0)
     background: tuple[int, int, int] = (20, 40, 120)
     seed: int = 0
     limit: int | None = None
+    holdout: float = 0.1
+    holdout_seed: int = 0
 
     def __post_init__(self) -> None:
+        check_holdout(self.holdout)
         for colour in (self.foreground, self.background):
             if not all(0 <= c <= 255 for c in colour):
                 raise ValueError(f"colours are RGB triples in 0..255, got {colour}")
@@ -146,13 +154,14 @@ def make_edges(cfg: EdgesConfig, ctx: SourceContext) -> PreparedDataset:
     source = _source_images(ctx, cfg.from_dataset, cfg.limit)
     edges = torch.cat([edge_maps(chunk, cfg) for chunk in source.images.split(_BATCH)]) \
         if len(source) else torch.zeros((0, 1, *source.images.shape[2:]), dtype=torch.uint8)
-    tensors = {"a": edges, "b": source.images}
+    tensors = {"a": edges, "b": source.images, "heldout": heldout_mask(len(source), cfg.holdout, cfg.holdout_seed)}
     if source.labels is not None:
         tensors["labels"] = source.labels
     meta = _derived_meta(source, {
         "source": f"edge maps of {source.name} (blur {cfg.blur_sigma}, hysteresis {cfg.low}-{cfg.high})",
         "domains": {"a": "edge map (black edges on white)", "b": f"{source.name} image"},
         "true_mapping": "pairs: a[i] is the edge map of b[i]",
+        "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
     })
     return PreparedDataset(ctx.name, "paired", tensors, source.class_names, meta)
 
@@ -191,6 +200,8 @@ def make_recolor(cfg: RecolorConfig, ctx: SourceContext) -> PreparedDataset:
         "b": recolor(gray_b, cfg.foreground, cfg.background),
         "a_to_b": recolor(a, cfg.foreground, cfg.background),
         "b_to_a": gray_b,
+        "heldout_a": heldout_mask(half, cfg.holdout, cfg.holdout_seed),
+        "heldout_b": heldout_mask(half, cfg.holdout, cfg.holdout_seed + 1),
     }
     if source.labels is not None:
         tensors["labels_a"], tensors["labels_b"] = source.labels[idx_a], source.labels[idx_b]
@@ -201,6 +212,7 @@ def make_recolor(cfg: RecolorConfig, ctx: SourceContext) -> PreparedDataset:
         "true_mapping": "a_to_b[i] is the translation of a[i]; b_to_a[j] that of b[j]",
         "colours": {"foreground": list(cfg.foreground), "background": list(cfg.background)},
         "seed": cfg.seed,
+        "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
     })
     meta["counts"] = {"a": half, "b": half, "skipped": len(source) - 2 * half}
     return PreparedDataset(ctx.name, "unpaired", tensors, source.class_names, meta)

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.images import unfit_images
 from ganforge.io import sha256_file
 from ganforge.metrics.classifier import DomainCNN, to_input
-from ganforge.train.batches import unfit_images
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_SHA256_PREFIX = "6726825d"  # torch.hub's convention: the file name carries it

@@ -35,14 +35,17 @@ class NetConfig:
     features, added to the logit), `spectral_norm` on every layer, minibatch discrimination before a
     discriminator's head (`minibatch_kernels` B > 0 kernels of `minibatch_dims` C), and
     packing (PacGAN: a dense discriminator judges `pack` samples at once, all real or all
-    generated)."""
+    generated). Image-to-image nets: `width` is the base channel count (ngf/ndf), `norm`
+    may also be `instance`, `dropout` is the U-Net decoder's (its noise source) and the ResNet
+    blocks', `layers` the PatchGAN's strided layers (None: the most whose receptive field fits
+    the image) and `blocks` the ResNet generator's residual blocks (None: by image size)."""
 
     arch: str = "mlp"
     width: int = 64
     hidden: tuple[int, ...] | None = None
     dropout: float = 0.0
     noise: float = 0.0
-    norm: Literal["batch", "layer", "none", "vbn"] | None = None
+    norm: Literal["batch", "instance", "layer", "none", "vbn"] | None = None
     label_mode: Literal["onehot", "embedding", "projection"] = "onehot"
     embedding_dim: int = 50
     spectral_norm: bool = False
@@ -50,6 +53,8 @@ class NetConfig:
     minibatch_dims: int = 5
     vbn_reference: int = 64
     pack: int = 1
+    layers: int | None = None
+    blocks: int | None = None
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.embedding_dim < 1:
@@ -62,11 +67,26 @@ class NetConfig:
             raise ValueError("hidden must list positive layer sizes")
         if self.minibatch_kernels < 0 or self.minibatch_dims < 1 or self.vbn_reference < 1 or self.pack < 1:
             raise ValueError("minibatch_kernels must be 0 or more, minibatch_dims and vbn_reference positive")
+        if self.layers is not None and not 1 <= self.layers <= 6:
+            raise ValueError(f"layers must be between 1 and 6, got {self.layers}")
+        if self.blocks is not None and self.blocks < 0:
+            raise ValueError(f"blocks must be 0 or more, got {self.blocks}")
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """What an image-to-image net maps: `in_channels` images to `out_channels` images, both
+    size×size."""
+
+    in_channels: int
+    out_channels: int
+    size: int
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A generator and a discriminator over a latent space of `latent_dim`."""
+    """A generator and a discriminator (over a latent space of `latent_dim`, for the nets
+    that take one). A system with two of each builds both from the same configs."""
 
     latent_dim: int = 100
     generator: NetConfig = field(default_factory=NetConfig)

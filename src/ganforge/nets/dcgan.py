@@ -23,6 +23,8 @@ def _check(got: int, want: int, what: str) -> None:
 class DCGANGenerator(Generator):
     """(z, label) as a 1×1 map → 4×4 → … → size×size, halving the channels at each step."""
 
+    convolutional = True
+
     def __init__(self, latent_dim: int, shape: DataShape, cfg: NetConfig) -> None:
         require_kind("dcgan", shape, "images", "use arch toy for points")
         super().__init__(latent_dim, shape, cfg)
@@ -58,11 +60,15 @@ class DCGANDiscriminator(Discriminator):
     """size×size → … → 4×4 features, doubling the channels at each step; the head is the
     4×4 convolution to one logit (a linear layer on the flattened features)."""
 
+    convolutional = True
+
     def __init__(self, shape: DataShape, cfg: NetConfig) -> None:
         require_kind("dcgan", shape, "images", "use arch toy for points")
         super().__init__(shape, cfg)
         if cfg.pack > 1:
             raise ConfigError("packing (PacGAN) is implemented for the mlp and toy discriminators")
+        if cfg.noise > 0:
+            raise ConfigError("input noise (`noise`) is implemented for the mlp and toy discriminators")
         stages = check_image_size(shape.size)
         norm = cfg.norm or "batch"
         label_channels = 0

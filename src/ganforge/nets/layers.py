@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ganforge.errors import ConfigError
 from ganforge.nets.improved import VirtualBatchNorm
 
 
@@ -16,7 +17,8 @@ def one_hot(labels: torch.Tensor, classes: int, dtype: torch.dtype) -> torch.Ten
 
 
 def dcgan_init(module: nn.Module) -> None:
-    """DCGAN initialisation: conv weights N(0, 0.02); batch-norm scale N(1, 0.02), shift 0."""
+    """DCGAN initialisation (also pix2pix's and CycleGAN's): conv weights N(0, 0.02);
+    batch-norm scale N(1, 0.02), shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
@@ -42,13 +44,18 @@ def norm_1d(kind: str, features: int, reference: int = 0) -> nn.Module:
     """Normalisation for vectors: batch, layer, vbn (virtual batch norm), or none (identity)."""
     if kind == "vbn":
         return VirtualBatchNorm(features, reference)
+    if kind == "instance":
+        raise ConfigError("instance norm is for convolutional nets; use batch, layer or none here")
     return {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}.get(kind, lambda _: nn.Identity())(features)
 
 
 def norm_2d(kind: str, channels: int, reference: int = 0) -> nn.Module:
-    """Normalisation for feature maps: batch, layer (over C, H, W: one group), vbn, or none."""
+    """Normalisation for feature maps: batch, instance (no affine parameters and no running
+    statistics, as the pix2pix/CycleGAN code), layer (over C, H, W: one group), vbn, or none."""
     if kind == "layer":
         return nn.GroupNorm(1, channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels)
     if kind == "vbn":
         return VirtualBatchNorm(channels, reference)
     return nn.BatchNorm2d(channels) if kind == "batch" else nn.Identity()

@@ -29,3 +29,12 @@ def check_image_size(size: int, lo: int = 16, hi: int = 128, net: str = "DCGAN")
         sizes = ", ".join(str(1 << k) for k in range(lo.bit_length() - 1, hi.bit_length()))
         raise ConfigError(f"{net} nets need a square power-of-two image size ({sizes}); got {size}")
     return size.bit_length() - 1 - 2
+
+
+def receptive_field(layers: list[tuple[int, int]]) -> int:
+    """The receptive field, in input pixels, of one output unit of a stack of convolutions
+    given as (kernel, stride) pairs, first layer first."""
+    field = 1
+    for kernel, stride in reversed(layers):
+        field = (field - 1) * stride + kernel
+    return field

@@ -13,7 +13,7 @@ import torch
 from ganforge.errors import DataError
 from ganforge.io import save_torch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def fingerprint(obj: Any) -> str:
@@ -25,14 +25,18 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     save_torch({"format": FORMAT_VERSION, **state}, path)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The checkpoint at `path`, or None when there is none; DataError if it is unreadable."""
+def load_checkpoint(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The checkpoint at `path` and "", or None and why it is not resumed ("" when there is
+    none; a checkpoint of an older format version is not resumed). DataError for a file that
+    cannot be read at all (truncated, foreign): it is left alone for the user to look at."""
     if not path.is_file():
-        return None
+        return None, ""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file
-        raise DataError(f"checkpoint {path} is unreadable ({exc}); delete it to start over") from exc
+        raise DataError(
+            f"checkpoint {path} is unreadable ({str(exc)[:120]}); delete it to start over"
+        ) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
-        raise DataError(f"checkpoint {path} has an unknown format; delete it to start over")
-    return state
+        return None, f"checkpoint {path} has another format (not version {FORMAT_VERSION})"
+    return state, ""

@@ -8,7 +8,7 @@ from typing import Literal
 
 # Options that change how long or how verbosely a run goes, not what it computes: a
 # checkpoint made under other values of these can be resumed.
-SCHEDULE_ONLY = ("steps", "log_every", "checkpoint_every", "grid_every")
+SCHEDULE_ONLY = ("steps", "log_every", "checkpoint_every", "grid_every", "ema_standing_batches")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,9 @@ class TrainConfig:
     `historical_averaging` λ (both nets). `optimizer` rmsprop (the WGAN paper's) ignores
     betas. `amp` "auto" trains in bf16 autocast where that is fast (CUDA; CPUs with native bf16,
     for image models) and `channels_last` "auto" then applies to convolutional nets; "off"
-    keeps fp32 (see `ganforge.train.device`)."""
+    keeps fp32 (see `ganforge.train.device`). `lr_schedule` "linear" scales both learning
+    rates by a factor that falls linearly from 1 at step `lr_decay_start` to 0 at step
+    `lr_decay_end` (absolute steps, so raising `steps` later continues the same schedule)."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -33,6 +35,7 @@ class TrainConfig:
     real_label: float = 1.0
     ema_decay: float | None = 0.999
     ema_start: int = 0
+    ema_standing_batches: int = 50
     log_every: int = 50
     checkpoint_every: int = 500
     grid_every: int = 0
@@ -45,13 +48,16 @@ class TrainConfig:
     amp: Literal["auto", "off"] = "auto"
     channels_last: Literal["auto", "off"] = "auto"
     device: str = "auto"
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    lr_decay_start: int = 0
+    lr_decay_end: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "d_steps", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.grid_every < 0 or self.ema_start < 0:
-            raise ValueError("grid_every and ema_start must be 0 or more")
+        if self.grid_every < 0 or self.ema_start < 0 or self.ema_standing_batches < 0:
+            raise ValueError("grid_every, ema_start and ema_standing_batches must be 0 or more")
         for name in ("lr", "lr_g", "lr_d"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -66,6 +72,11 @@ class TrainConfig:
             raise ValueError("gradient_penalty, feature_matching and historical_averaging must be 0 or more")
         if self.weight_clip is not None and self.weight_clip <= 0:
             raise ValueError(f"weight_clip must be positive, got {self.weight_clip}")
+        if self.lr_schedule == "linear" and not 0 <= self.lr_decay_start < self.lr_decay_end:
+            raise ValueError(
+                f"a linear lr_schedule needs 0 <= lr_decay_start < lr_decay_end, "
+                f"got {self.lr_decay_start} and {self.lr_decay_end}"
+            )
 
     @property
     def generator_lr(self) -> float:

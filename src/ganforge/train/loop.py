@@ -1,11 +1,11 @@
 """The one training loop. It knows nothing of which GAN it runs: it asks the system for its
-phases, feeds them batches, keeps the EMA generator, logs diagnostics, checkpoints and
-resumes."""
+phases, feeds them batches, keeps an EMA copy of every generator the system averages, applies
+the schedule, logs diagnostics, checkpoints and resumes."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,16 +13,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.systems.base import AdversarialSystem, Phase
 from ganforge.train.batches import Batch, BatchSampler
 from ganforge.train.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.train.config import TrainConfig
 from ganforge.train.ema import EMA
 from ganforge.train.progress import Progress
 from ganforge.train.rng import RunRandom
-from ganforge.train.system import AdversarialSystem, Phase
+from ganforge.train.schedule import Schedule
 
 LogHook = Callable[[int, dict[str, float]], None]
-GridHook = Callable[[int, nn.Module], None]
+GridHook = Callable[[int, Mapping[str, nn.Module]], None]
 
 
 @dataclass
@@ -30,24 +31,26 @@ class TrainResult:
     steps: int
     resumed_from: int
     history: list[dict[str, float]]
-    ema: nn.Module | None
+    ema: dict[str, nn.Module]
+    """The EMA copy of each averaged generator (empty when the EMA is off)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Hooks:
-    """What the caller wants to hear: every logged row, and a generator to draw a grid from."""
+    """What the caller wants to hear: every logged row, and the generators to draw a grid from."""
 
     on_log: LogHook | None = None
     on_grid: GridHook | None = None
+    on_message: Callable[[str], None] | None = None
 
 
 class Trainer:
     """Runs `system` for `cfg.steps` iterations on batches from `sampler`.
 
-    With `checkpoint_path`, a checkpoint with the same `fingerprint` is resumed, and a new one
-    is written every `cfg.checkpoint_every` iterations and at the end. `extra` is stored in
-    the checkpoint and handed back (for instance a tracking run id)."""
+    With `checkpoint_path`, a checkpoint with the same `fingerprint` (and schedule) is
+    resumed, and a new one is written every `cfg.checkpoint_every` iterations and at the
+    end. `extra` is stored in the checkpoint and handed back (for instance a tracking run id)."""
 
     def __init__(
         self,
@@ -70,7 +73,13 @@ class Trainer:
         self.hooks = hooks or Hooks()
         self.progress = progress
         self.extra = dict(extra or {})
-        self.ema = EMA(system.generator, cfg.ema_decay) if cfg.ema_decay is not None else None
+        self.schedule = Schedule.from_config(cfg)
+        self.schedule.attach(system.optimizers)
+        self.emas = (
+            {name: EMA(net, cfg.ema_decay) for name, net in system.averaged().items()}
+            if cfg.ema_decay is not None
+            else {}
+        )
         self.history: list[dict[str, float]] = []
         # Sum and count of each value the system returned since the last log (on the device).
         self.window: dict[str, tuple[torch.Tensor | float, int]] = {}
@@ -79,11 +88,12 @@ class Trainer:
     def state_dict(self, step: int) -> dict[str, Any]:
         return {
             "fingerprint": self.fingerprint,
+            "schedule": self.schedule.state_dict(),
             "step": step,
             "modules": {k: m.state_dict() for k, m in self.system.modules.items()},
             "optimizers": {k: o.state_dict() for k, o in self.system.optimizers.items()},
             "system": self.system.extra_state(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "ema": {k: e.state_dict() for k, e in self.emas.items()},
             "sampler": self.sampler.state_dict(),
             "random": self.random.state_dict(),
             "history": self.history,
@@ -97,13 +107,18 @@ class Trainer:
         for k, o in self.system.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
         self.system.load_extra_state(state["system"])
-        if self.ema is not None and state["ema"] is not None:
-            self.ema.load_state_dict(state["ema"])
+        for k, e in self.emas.items():
+            if k in state["ema"]:
+                e.load_state_dict(state["ema"][k])
         self.sampler.load_state_dict(state["sampler"])
         self.random.load_state_dict(state["random"])
         self.history = list(state["history"])
         self.window = {k: (t.to(self.sampler.device), n) for k, (t, n) in state["window"].items()}
         self.extra = {**state["extra"], **self.extra}
+
+    def _say(self, message: str) -> None:
+        if self.hooks.on_message is not None:
+            self.hooks.on_message(message)
 
     def _grid_due(self, step: int) -> bool:
         """Grids every `grid_every` steps and at the last step (none when it is 0)."""
@@ -116,8 +131,19 @@ class Trainer:
         self.random.begin()
         if self.checkpoint_path is None:
             return 0
-        state = load_checkpoint(self.checkpoint_path)
-        if state is None or state["fingerprint"] != self.fingerprint or state["step"] > self.cfg.steps:
+        state, problem = load_checkpoint(self.checkpoint_path)
+        if state is None:
+            if problem:
+                self._say(f"{problem}: starting over")
+            return 0
+        if state["fingerprint"] != self.fingerprint or state.get("schedule") != self.schedule.state_dict():
+            self._say(f"checkpoint {self.checkpoint_path} was made with another configuration: starting over")
+            return 0
+        if state["step"] > self.cfg.steps:
+            self._say(
+                f"checkpoint {self.checkpoint_path} is at step {state['step']}, past steps={self.cfg.steps}: "
+                f"starting over"
+            )
             return 0
         self.load_state_dict(state)
         return int(state["step"])
@@ -129,8 +155,8 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------
     def fit(self) -> TrainResult:
         start = self._resume()
-        schedule = self.system.schedule()
-        images_per_iteration = sum(p.repeat for p in schedule if p.draws_batch) * self.sampler.batch_size
+        phases = self.system.phases()
+        images_per_iteration = sum(p.repeat for p in phases if p.draws_batch) * self.sampler.batch_size
         for module in self.system.modules.values():
             module.train()
         if self.progress is not None:
@@ -138,27 +164,31 @@ class Trainer:
         tick, tick_step = time.perf_counter(), start
         for step in range(start + 1, self.cfg.steps + 1):
             diagnose = step % self.cfg.log_every == 0 or step == self.cfg.steps
-            self._iteration(schedule, diagnose)
-            if self.ema is not None and step > self.cfg.ema_start:
-                self.ema.update(self.system.generator)
+            lr_factor = self.schedule.apply(step - 1, self.system.optimizers)
+            self._iteration(phases, diagnose)
+            if step > self.cfg.ema_start:
+                averaged = self.system.averaged()
+                for name, ema in self.emas.items():
+                    ema.update(averaged[name])
             if diagnose:
                 now = time.perf_counter()
                 rate = images_per_iteration * (step - tick_step) / max(now - tick, 1e-9)
-                self._log(step, rate)
+                extra = {"lr_factor": lr_factor} if self.schedule.kind != "constant" else {}
+                self._log(step, rate, extra)
                 tick, tick_step = time.perf_counter(), step
             if step % self.cfg.checkpoint_every == 0 or step == self.cfg.steps:
                 self._save(step)
             if self._grid_due(step):
-                self.hooks.on_grid(step, self.system.generator)
+                self.hooks.on_grid(step, self.system.averaged())  # type: ignore[misc]
         if self.progress is not None:
             self.progress.close()
         return TrainResult(
-            self.cfg.steps, start, self.history, self.ema.module if self.ema else None, self.extra
+            self.cfg.steps, start, self.history, {k: e.module for k, e in self.emas.items()}, self.extra
         )
 
-    def _iteration(self, schedule: list[Phase], diagnose: bool) -> None:
+    def _iteration(self, phases: list[Phase], diagnose: bool) -> None:
         batch: Batch | None = None
-        for phase in schedule:
+        for phase in phases:
             for _ in range(phase.repeat):
                 if phase.draws_batch or batch is None:
                     batch = self.sampler.next()
@@ -166,13 +196,14 @@ class Trainer:
                     total, count = self.window.get(key, (0.0, 0))
                     self.window[key] = (total + value, count + 1)
 
-    def _log(self, step: int, images_per_s: float) -> None:
+    def _log(self, step: int, images_per_s: float, extra: dict[str, float]) -> None:
         """Average every value the system returned since the last log (one device sync)."""
         keys = sorted(self.window)
         totals = torch.stack([torch.as_tensor(self.window[k][0]).float() for k in keys]).tolist()
         row: dict[str, float] = {"step": float(step)}
         for key, total in zip(keys, totals, strict=True):
             row[key] = total / self.window[key][1]
+        row.update(extra)
         row["images_per_s"] = images_per_s
         self.history.append(row)
         self.window = {}

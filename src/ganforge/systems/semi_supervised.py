@@ -1,23 +1,28 @@
-"""The semi-supervised GAN of Salimans et al.: a (K+1)-class discriminator (K real classes and
-"fake", with the fake logit fixed at 0), trained on a small labelled subset and the unlabelled
-rest, the generator trained by feature matching; and the baseline it is judged against, the
-same network trained as a plain classifier on the same labels."""
+"""`semi_supervised`: the semi-supervised GAN of Salimans et al. A (K+1)-class discriminator
+(K real classes and "fake", with the fake logit fixed at 0), trained on a small labelled
+subset and the unlabelled rest, the generator trained by feature matching. Its run-level
+score is the discriminator's test-set classification error, against the baseline: the same
+network trained as a plain classifier on the same labels."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.errors import ConfigError
 from ganforge.nets.base import Discriminator, Generator
+from ganforge.nets.registry import build_discriminator, build_generator
 from ganforge.regularizers import feature_matching
+from ganforge.systems.base import autocast, d_outputs, frozen, grad_norm, make_optimizer, to_channels_last
+from ganforge.systems.kind import Built, RunSetup
+from ganforge.systems.latent import LatentKind, PairSystem, latent_data, latent_spec
+from ganforge.systems.options import SemiSupervisedOptions
 from ganforge.train.batches import Batch, BatchSampler
 from ganforge.train.config import TrainConfig
-from ganforge.train.system import Phase, autocast, grad_norm, make_optimizer, make_optimizers
 
 
 def semi_supervised_split(
@@ -38,8 +43,9 @@ def semi_supervised_split(
         pool = train[labels[train] == c]
         take = per_class + (1 if c < extra else 0)
         if len(pool) < take:
-            raise ValueError(
-                f"class {c} has {len(pool)} training examples, fewer than the {take} labels asked for"
+            raise ConfigError(
+                f"class {c} has {len(pool)} training examples, fewer than the {take} labels asked for: "
+                f"lower system.labelled"
             )
         chosen.append(pool[torch.randperm(len(pool), generator=gen)[:take]])
     return train, torch.cat(chosen).sort().values, test
@@ -54,7 +60,7 @@ def class_head(discriminator: Discriminator, classes: int) -> Discriminator:
     return discriminator
 
 
-class SemiSupervisedSystem:
+class SemiSupervisedSystem(PairSystem):
     """K-class discriminator + generator. D's loss: cross-entropy on a labelled batch, plus
     -log D(x) on unlabelled data and -log(1 - D(G(z))) on generated data, where
     D(x) = Z(x) / (Z(x) + 1) and Z(x) = Σₖ exp lₖ(x). G's loss: feature matching."""
@@ -69,40 +75,21 @@ class SemiSupervisedSystem:
         device: torch.device,
         noise: torch.Generator,
         amp_dtype: torch.dtype | None = None,
+        evaluate: Callable[[Discriminator], dict[str, Any]] | None = None,
     ) -> None:
-        self.g = generator.to(device)
-        self.d = class_head(discriminator.to(device), classes)
+        g = generator.to(device)
+        super().__init__(g, class_head(discriminator.to(device), classes), cfg, device, noise, amp_dtype)
         self.labelled = labelled
-        self.cfg, self.device, self.noise, self.amp_dtype = cfg, device, noise, amp_dtype
-        self._fake: torch.Tensor | None = None
-        self.modules = {"generator": self.g, "discriminator": self.d}
-        self.optimizers = make_optimizers(self.g, self.d, cfg)
+        self.evaluate = evaluate
 
-    @property
-    def generator(self) -> Generator:
-        return self.g
-
-    def schedule(self) -> list[Phase]:
-        return [Phase("discriminator", self.cfg.d_steps), Phase("generator", 1, draws_batch=False)]
-
-    def _autocast(self) -> contextlib.AbstractContextManager[None]:
-        return autocast(self.device, self.amp_dtype)
-
-    def step(self, phase: str, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
-        if phase == "discriminator":
-            return self._discriminator_step(batch, diagnose)
-        if phase == "generator":
-            return self._generator_step(batch, diagnose)
-        raise ValueError(f"unknown phase {phase!r}")
-
-    def _discriminator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
         z = torch.randn(len(batch), self.g.latent_dim, generator=self.noise, device=self.device)
         labelled = self.labelled.next()
-        with self._autocast():
+        with autocast(self.device, self.amp_dtype):
             fake = self.g(z)
             self._fake = fake if self.cfg.d_steps == 1 else None
-            supervised = F.cross_entropy(self.d(labelled.x).float(), labelled.labels)
-            real = torch.logsumexp(self.d(batch.x).float(), dim=1)
+            supervised = F.cross_entropy(self.d(labelled["x"]).float(), labelled["labels"])
+            real = torch.logsumexp(self.d(batch["x"]).float(), dim=1)
             generated = torch.logsumexp(self.d(fake.detach()).float(), dim=1)
             # -log D(x) = softplus(lse) - lse; -log(1 - D(G(z))) = softplus(lse)
             unsupervised = (F.softplus(real) - real).mean() + F.softplus(generated).mean()
@@ -112,31 +99,22 @@ class SemiSupervisedSystem:
         loss.backward()
         out = {"d_loss": loss.detach(), "supervised_loss": supervised.detach()}
         if diagnose:
-            out.update(
-                {
-                    "d_real": torch.sigmoid(real.detach()).mean(),
-                    "d_fake": torch.sigmoid(generated.detach()).mean(),
-                    "grad_norm_d": grad_norm(self.d),
-                }
-            )
+            out.update({**d_outputs(real, generated, True), "grad_norm_d": grad_norm(self.d)})
         opt.step()
         return out
 
-    def _generator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def generator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
         fake, self._fake = self._fake, None
-        self.d.requires_grad_(False)
-        try:
-            with self._autocast():
+        with frozen(self.d):
+            with autocast(self.device, self.amp_dtype):
                 if fake is None:
                     fake = self.g(
                         torch.randn(len(batch), self.g.latent_dim, generator=self.noise, device=self.device)
                     )
-                loss = feature_matching(self.d.features(batch.x).float(), self.d.features(fake).float())
+                loss = feature_matching(self.d.features(batch["x"]).float(), self.d.features(fake).float())
             opt = self.optimizers["generator"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
-        finally:
-            self.d.requires_grad_(True)
         out = {"g_loss": loss.detach()}
         if diagnose:
             out["grad_norm_g"] = grad_norm(self.g)
@@ -146,8 +124,69 @@ class SemiSupervisedSystem:
     def extra_state(self) -> dict[str, Any]:
         return {"labelled": self.labelled.state_dict()}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
         self.labelled.load_state_dict(state["labelled"])
+
+    def run_scores(self, averaged: Mapping[str, nn.Module]) -> dict[str, Any]:
+        return self.evaluate(self.d) if self.evaluate is not None else {}
+
+
+class SemiSupervisedKind(LatentKind):
+    name = "semi_supervised"
+    data_kinds = ("images",)
+
+    def build(self, setup: RunSetup) -> Built:
+        variant, data, placement, seed = setup.variant, setup.data, setup.placement, setup.seed
+        options: SemiSupervisedOptions = variant.system  # type: ignore[assignment]
+        self.check_data(variant, data)
+        labels = data.labels
+        if labels is None:
+            raise ConfigError(
+                f"variant {variant.name}: the semi-supervised GAN needs a labelled image dataset"
+            )
+        tensors = latent_data(variant, data, 0)
+        x, cfg, device, classes = tensors.x, variant.train, placement.device, len(data.class_names)
+        g = build_generator(variant.model, tensors.shape)
+        d = build_discriminator(variant.model, tensors.shape)
+        to_channels_last(placement.channels_last, g, d)
+        train_idx, labelled_idx, test_idx = semi_supervised_split(
+            labels, options.labelled, options.test_fraction, seed
+        )
+        labelled = BatchSampler(
+            {"x": x[labelled_idx], "labels": labels[labelled_idx]},
+            min(cfg.batch_size, len(labelled_idx)),
+            torch.Generator().manual_seed(seed + 7),
+            device,
+        )
+
+        def evaluate(trained: Discriminator) -> dict[str, Any]:
+            test_x, test_y = x[test_idx], labels[test_idx]
+            baseline = train_baseline(
+                lambda: build_discriminator(variant.model, tensors.shape),
+                classes,
+                x[labelled_idx],
+                labels[labelled_idx],
+                options.baseline_steps,
+                cfg,
+                seed,
+                device,
+            )
+            return {
+                "semi_supervised": {
+                    "labelled": len(labelled_idx),
+                    "unlabelled": len(train_idx),
+                    "test_examples": len(test_idx),
+                    "test_error": classification_error(trained, test_x, test_y),
+                    "baseline_test_error": classification_error(baseline, test_x, test_y),
+                    "baseline_steps": options.baseline_steps,
+                }
+            }
+
+        system = SemiSupervisedSystem(
+            g, d, classes, labelled, cfg, device, setup.random.noise, placement.amp_dtype, evaluate
+        )
+        sampler = BatchSampler({"x": x[train_idx]}, cfg.batch_size, setup.random.data, device)
+        return Built(system, sampler, latent_spec(tensors.shape, data))
 
 
 @torch.no_grad()
@@ -181,12 +220,15 @@ def train_baseline(
     model = class_head(make_classifier().to(device), classes)
     opt = make_optimizer(list(model.parameters()), cfg.discriminator_lr, cfg)
     sampler = BatchSampler(
-        images, labels, min(cfg.batch_size, len(images)), torch.Generator().manual_seed(seed), device
+        {"x": images, "labels": labels},
+        min(cfg.batch_size, len(images)),
+        torch.Generator().manual_seed(seed),
+        device,
     )
     model.train()
     for _ in range(steps):
         batch = sampler.next()
-        loss = F.cross_entropy(model(batch.x), batch.labels)
+        loss = F.cross_entropy(model(batch["x"]), batch["labels"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -1,0 +1,45 @@
+"""Every path the stages read and write, relative to the project root, in one place (the
+same names as dvc.yaml). Plain paths only: importing this module loads nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+PREPARED_DIR = Path("data/prepared")
+CONFIG_DIR = Path("data/configs")
+MODELS_DIR = Path("data/models")
+CHECKPOINT_DIR = Path("data/checkpoints")
+SAMPLES_DIR = Path("data/samples")
+EVALUATORS_DIR = Path("data/evaluators")
+CURVES_DIR = Path("reports/curves")
+FIGURES_DIR = Path("reports/samples")
+METRICS_DIR = Path("reports/metrics")
+EVALUATOR_REPORTS = Path("reports/evaluators")
+COMPARISON_JSON = Path("reports/comparison.json")
+SCORES_JSON = Path("reports/scores.json")  # the compact metrics DVC shows
+COMPARISON_MD = Path("reports/comparison.md")
+REPORT = Path("reports/report.md")
+REPORT_FIGURES = Path("reports/figures")
+EVALUATOR_REPORT_FILE = "report.json"
+
+
+def config_path(root: Path, variant: str) -> Path:
+    return root / CONFIG_DIR / f"{variant}.json"
+
+
+def model_dir(root: Path, variant: str, seed: int) -> Path:
+    return root / MODELS_DIR / variant / str(seed)
+
+
+def checkpoint_path(root: Path, variant: str, seed: int) -> Path:
+    """A run's working checkpoint: outside DVC's outputs, which DVC deletes before a re-run."""
+    return root / CHECKPOINT_DIR / variant / f"{seed}.pt"
+
+
+def curves_path(root: Path, variant: str, seed: int) -> Path:
+    return root / CURVES_DIR / variant / f"{seed}.csv"
+
+
+def metrics_path(root: Path, variant: str, seed: int) -> Path:
+    return root / METRICS_DIR / variant / f"{seed}.json"

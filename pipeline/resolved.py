@@ -1,0 +1,18 @@
+"""A variant as the `configure` stage resolved it, for the stages after it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ganforge.errors import MissingDataError
+from ganforge.variants import Variant, variant_from_json
+from pipeline.paths import config_path
+
+
+def load_variant(root: Path, name: str) -> Variant:
+    """A variant as the configure stage resolved it (`data/configs/<name>.json`)."""
+    path = config_path(root, name)
+    if not path.is_file():
+        raise MissingDataError(f"{path} not found: run `dvc repro configure` (is {name} in run.variants?)")
+    return variant_from_json(json.loads(path.read_text(encoding="utf-8")), str(path))

@@ -1,0 +1,75 @@
+"""`track`: make the MLflow store hold what DVC holds (DVC runs this stage every time, after
+the report). One MLflow run per (variant, seed) of the profile and one comparison run, found
+by their tags, created when missing (a fresh clone, `dvc pull`, stages DVC skipped), left
+alone when up to date (see `ganforge.mirror`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ganforge.mirror import EXPERIMENT_TAG, WORKSPACE, Mirrored, comparison_record, mirror, training_record
+from ganforge.tracking import MlflowStore, default_uri
+from pipeline.params import git_commit, load_params, run_seeds, run_variants
+from pipeline.paths import (
+    COMPARISON_JSON,
+    COMPARISON_MD,
+    FIGURES_DIR,
+    REPORT,
+    config_path,
+    curves_path,
+    metrics_path,
+    model_dir,
+)
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def wanted_runs(root: Path, common: dict[str, str]) -> list[Mirrored]:
+    """Every (variant, seed) run and the comparison, as the artifacts describe them."""
+    params = load_params(root)
+    runs = []
+    for variant in run_variants(params):
+        config = _json(config_path(root, variant))
+        for seed in run_seeds(params):
+            models = model_dir(root, variant, seed)
+            training, metrics = _json(models / "train.json"), _json(metrics_path(root, variant, seed))
+            figures = sorted((root / FIGURES_DIR / variant / str(seed)).glob("*.png"))
+            artifacts = [
+                (models / "generator.pt", "model"),
+                (models / "train.json", "run"),
+                (metrics_path(root, variant, seed), "run"),
+                (curves_path(root, variant, seed), "curves"),
+                *((f, "figures") for f in figures),
+            ]
+            tags = {
+                **common,
+                "variant": variant,
+                "system": str(config["system"]["kind"]),
+                "dataset": str(config["dataset"]),
+                "seed": str(seed),
+                "stand_in": str(bool(metrics.get("stand_in"))),
+            }
+            runs.append(
+                training_record(config, training, metrics, curves_path(root, variant, seed), artifacts, tags)
+            )
+    files = [(root / p, "comparison") for p in (COMPARISON_JSON, COMPARISON_MD, REPORT)]
+    runs.append(comparison_record(_json(root / COMPARISON_JSON), files, common))
+    return runs
+
+
+def track(root: Path) -> str:
+    params = load_params(root)
+    experiment = str((params.get("tracking") or {}).get("experiment", "ganforge"))
+    common = {
+        "profile": str(params.get("profile")),
+        "git_commit": git_commit(root),
+        EXPERIMENT_TAG: os.environ.get("DVC_EXP_NAME") or WORKSPACE,
+    }
+    wanted = wanted_runs(root, common)
+    report = mirror(MlflowStore(default_uri(root), experiment), wanted)
+    return f"{report.line()}; experiment {experiment!r}, store {default_uri(root)}"

@@ -1,0 +1,93 @@
+"""The evaluator of a dataset, chosen by the dataset's kind: built once (`build_evaluator`:
+domain classifiers, real-data references, baselines), saved in a folder, reloaded by the
+evaluate stage (`load_evaluator`) to score every run's samples."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from ganforge.data.prepared import PreparedDataset
+from ganforge.errors import DataError, MissingDataError
+from ganforge.evaluation.common import Log, Settings
+from ganforge.io import save_torch
+
+FORMAT_VERSION = 2
+REFERENCE_FILE = "reference.pt"
+
+
+class Evaluator(ABC):
+    """Scores the samples of one kind of dataset. `build` makes and saves what scoring needs
+    (returning the state to store and a report for people); `load` restores it."""
+
+    name: ClassVar[str]
+    data_kinds: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    @abstractmethod
+    def build(
+        cls, ds: PreparedDataset, settings: Settings, folder: Path, log: Log
+    ) -> tuple[dict[str, Any], dict[str, Any]]: ...
+
+    @classmethod
+    @abstractmethod
+    def load(cls, state: Mapping[str, Any], folder: Path, settings: Settings) -> Evaluator: ...
+
+    @abstractmethod
+    def score(self, payload: Mapping[str, Any], seed: int) -> dict[str, Any]:
+        """{"generators": {which: scores}, "real_samples": n, "generated_samples": n}."""
+
+    def baselines(self) -> dict[str, Any]:
+        """Scores of reference rows (e.g. translation's identity) to show beside the variants."""
+        return {}
+
+
+def _registry() -> dict[str, type[Evaluator]]:
+    from ganforge.evaluation.images import ImageEvaluator
+    from ganforge.evaluation.points import PointsEvaluator
+    from ganforge.evaluation.translation import TranslationEvaluator
+
+    return {cls.name: cls for cls in (ImageEvaluator, PointsEvaluator, TranslationEvaluator)}
+
+
+def evaluator_for(data_kind: str) -> type[Evaluator]:
+    for cls in _registry().values():
+        if data_kind in cls.data_kinds:
+            return cls
+    raise DataError(f"no evaluator scores {data_kind} datasets")
+
+
+def build_evaluator(
+    ds: PreparedDataset, settings: Settings, folder: Path, log: Log = print
+) -> dict[str, Any]:
+    """Build and save the evaluator of `ds` in `folder`; return its report."""
+    cls = evaluator_for(ds.kind)
+    state, report = cls.build(ds, settings, folder, log)
+    save_torch(
+        {"format": FORMAT_VERSION, "evaluator": cls.name, "dataset": ds.name, **state},
+        folder / REFERENCE_FILE,
+    )
+    return {
+        "dataset": ds.name,
+        "kind": ds.kind,
+        "stand_in": bool(ds.meta.get("stand_in")),
+        "stand_in_for": ds.meta.get("stand_in_for"),
+        **report,
+    }
+
+
+def load_evaluator(folder: Path, settings: Settings) -> Evaluator:
+    path = folder / REFERENCE_FILE
+    if not path.is_file():
+        raise MissingDataError(
+            f"no evaluator at {folder}: add its dataset to run.evaluators and run "
+            f"`dvc repro evaluator@{folder.name}`"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+        raise DataError(f"{path} has an unknown format: re-run its evaluator stage")
+    return _registry()[state["evaluator"]].load(state, folder, settings)

@@ -1,0 +1,252 @@
+"""The report a person reads first: the data actually used (stand-ins flagged), then per
+dataset a leaderboard with confidence intervals (and baseline rows such as translation's
+identity), the A/B verdicts, scores against their own baselines, every variant's main figure
+side by side, training curves, score distributions over seeds and failure-mode flags."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ganforge.comparison import arm_values, fmt, primary_metric, run_value
+from ganforge.diagnostics import diagnose
+from ganforge.scores import METRIC_BY_KEY, METRICS, lookup
+from ganforge.viz import save_curves, save_side_by_side, save_strips
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report is made from: the comparison, every run's metrics JSON, the datasets'
+    metadata, and the folders of the curves and of the sample figures."""
+
+    profile: str
+    datasets: Mapping[str, str]
+    """variant -> dataset."""
+    seeds: Sequence[int]
+    comparison: Mapping[str, Any]
+    results: Mapping[str, Sequence[Mapping[str, Any]]]
+    dataset_meta: Mapping[str, Mapping[str, Any]]
+    curves_dir: Path
+    samples_dir: Path
+
+
+def read_curves(path: Path) -> dict[str, list[float]]:
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in (rows[0] if rows else {})}
+
+
+def _with_ci(s: Mapping[str, Any]) -> str:
+    return f"{fmt(s['mean'])} [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]"
+
+
+def headline_keys(entry: Mapping[str, Any], primary: str | None) -> list[str]:
+    return [m.key for m in METRICS if m.headline and m.key in entry["metrics"] and m.key != primary]
+
+
+def leaderboard(entry: Mapping[str, Any]) -> pd.DataFrame:
+    """Variants ranked by the dataset's primary score of their EMA generator, with its
+    interval and the raw generator's beside it, and the headline scores; baseline rows
+    (e.g. identity) at the end."""
+    key = primary_metric(entry)
+    if key is None:
+        return pd.DataFrame()
+    block = entry["metrics"][key]
+    others = headline_keys(entry, key)
+    rows = []
+    raw_label = f"{block['label']}, raw generator"
+    for variant, s in block["summary"].items():
+        row = {"variant": variant, "n": s["n"], f"{block['label']}, EMA (mean, 95% CI)": _with_ci(s)}
+        raw = block.get("summary_raw", {}).get(variant)
+        row[raw_label] = (
+            _with_ci(raw) if raw is not None and entry.get("generators", {}).get(variant) == "ema" else "–"
+        )
+        for other in others:
+            o = entry["metrics"][other]["summary"].get(variant)
+            row[entry["metrics"][other]["label"]] = fmt(o["mean"]) if o else "–"
+        rows.append((s["mean"], row))
+    rows.sort(key=lambda r: r[0], reverse=bool(block["higher_is_better"]))
+    ranked = [{"rank": str(i + 1), **row} for i, (_, row) in enumerate(rows)]
+    for name, scores in entry.get("baselines", {}).items():
+        row = {"rank": "–", "variant": f"*{name}* (baseline)", "n": "–"}
+        row[f"{block['label']}, EMA (mean, 95% CI)"] = fmt(lookup(scores, key))
+        row[raw_label] = "–"
+        for other in others:
+            row[entry["metrics"][other]["label"]] = fmt(lookup(scores, other))
+        ranked.append(row)
+    return pd.DataFrame(ranked)
+
+
+def verdicts(entry: Mapping[str, Any]) -> pd.DataFrame:
+    key = primary_metric(entry)
+    pairs = entry["metrics"].get(key, {}).get("pairwise", {}) if key else {}
+    return pd.DataFrame(
+        [
+            {
+                "A vs B": name,
+                "P(A better)": fmt(c["prob_improvement"]),
+                "Welch p (Holm)": fmt(c["welch_p_holm"]),
+                "verdict": c["verdict"],
+                "note": c["power_note"],
+            }
+            for name, c in pairs.items()
+        ]
+    )
+
+
+def against_baselines(
+    entry: Mapping[str, Any], results: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """Scores that have their own per-run baseline (the semi-supervised discriminator against
+    the same network trained on the labels alone): both, and on how many seeds each wins."""
+    lines: list[str] = []
+    for key, block in entry["metrics"].items():
+        metric = METRIC_BY_KEY[key]
+        if metric.baseline is None or metric.baseline not in entry["metrics"]:
+            continue
+        base = entry["metrics"][metric.baseline]
+        rows = []
+        for variant, s in block["summary"].items():
+            runs = results.get(variant, [])
+            pairs = [(run_value(r, "ema", key), run_value(r, "ema", metric.baseline)) for r in runs]
+            pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+            better = sum((a > b) == bool(metric.higher_is_better) and a != b for a, b in pairs)
+            rows.append(
+                {
+                    "variant": variant,
+                    "n": s["n"],
+                    f"{block['label']} (mean, 95% CI)": _with_ci(s),
+                    f"{base['label']}": _with_ci(base["summary"][variant]),
+                    "seeds where it beats its baseline": f"{better} of {len(pairs)}",
+                }
+            )
+        lines += [
+            f"### {block['label']} against its baseline",
+            "",
+            pd.DataFrame(rows).to_markdown(index=False),
+            "",
+        ]
+    return lines
+
+
+def _dataset_rows(meta: Mapping[str, Mapping[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
+    rows, banners = [], []
+    for name, m in meta.items():
+        shapes = {
+            k: "×".join(map(str, v["shape"][1:]))
+            for k, v in m.get("tensors", {}).items()
+            if not k.startswith(("labels", "heldout"))
+        }
+        rows.append(
+            {
+                "dataset": name,
+                "source": m.get("source", ""),
+                "examples": m.get("examples"),
+                "shape": ", ".join(f"{k} {v}" for k, v in shapes.items()),
+                "classes": len(m.get("class_names", [])),
+                "stand-in": "yes" if m.get("stand_in") else "no",
+            }
+        )
+        if m.get("stand_in"):
+            banners.append(
+                f"> **Stand-in data.** `{name}` replaces `{m.get('stand_in_for')}`, which could not be "
+                f"fetched on this machine. Every result below made from it is about `{name}`, not "
+                f"`{m.get('stand_in_for')}`."
+            )
+    return pd.DataFrame(rows), banners
+
+
+def build_report(inputs: ReportInputs, figures: Path) -> str:
+    """The report's Markdown; its figures are written into `figures` (linked as figures/...)."""
+    variants, seeds, comparison = inputs.datasets, list(inputs.seeds), inputs.comparison
+    data_table, banners = _dataset_rows(inputs.dataset_meta)
+    lines = [
+        f"# ganforge report ({inputs.profile} profile)",
+        "",
+        f"{len(variants)} variants × {len(seeds)} seeds {seeds}; scores of the EMA generator unless said. "
+        f"Statistics and every pairwise test: [comparison.md](comparison.md); every score of every run: "
+        f"`reports/metrics/<variant>/<seed>.json`.",
+        "",
+        *banners,
+        "",
+        "## Data used",
+        "",
+        data_table.to_markdown(index=False),
+        "",
+    ]
+    for dataset, entry in comparison["datasets"].items():
+        names = entry["variants"]
+        lines += [f"## {dataset}", ""]
+        if entry.get("stand_in"):
+            lines += [f"> Stand-in: `{dataset}` (for `{entry.get('stand_in_for')}`).", ""]
+        board = leaderboard(entry)
+        if not board.empty:
+            lines += ["### Leaderboard", "", board.to_markdown(index=False), ""]
+        table = verdicts(entry)
+        if not table.empty:
+            label = entry["metrics"][primary_metric(entry)]["label"]
+            lines += [f"### A/B verdicts ({label})", "", table.to_markdown(index=False), ""]
+        lines += against_baselines(entry, inputs.results)
+        lines += _figures(inputs, figures, dataset, names, entry, seeds)
+        lines += _diagnostics(inputs, names, seeds)
+    return "\n".join(lines) + "\n"
+
+
+def _main_figure(folder: Path) -> Path | None:
+    index = folder / "figures.json"
+    if not index.is_file():
+        return None
+    path = folder / json.loads(index.read_text(encoding="utf-8"))["main"]
+    return path if path.is_file() else None
+
+
+def _figures(
+    inputs: ReportInputs,
+    figures: Path,
+    dataset: str,
+    names: list[str],
+    entry: Mapping[str, Any],
+    seeds: list[int],
+) -> list[str]:
+    lines = ["### Samples", ""]
+    seed = seeds[0]
+    panels = [(v, p) for v in names if (p := _main_figure(inputs.samples_dir / v / str(seed))) is not None]
+    if panels:
+        grid = save_side_by_side(
+            panels,
+            figures / f"samples_{dataset}.png",
+            f"{dataset}: seed {seed}, the same inputs for every variant",
+        )
+        lines += [f"![samples of {dataset}](figures/{grid.name})", ""]
+    curves = {v: [read_curves(inputs.curves_dir / v / f"{s}.csv") for s in seeds] for v in names}
+    plot = save_curves(curves, figures / f"curves_{dataset}.png", f"{dataset}: training curves")
+    lines += ["### Training curves", "", f"![curves of {dataset}](figures/{plot.name})", ""]
+    shown = [m for m in METRICS if m.key in entry["metrics"] and m.higher_is_better is not None][:3]
+    if shown:
+        values = {m.label: {v: arm_values(inputs.results[v], "ema", m.key) for v in names} for m in shown}
+        strips = save_strips(values, figures / f"scores_{dataset}.png", f"{dataset}: scores over seeds")
+        lines += ["### Scores over seeds", "", f"![scores of {dataset}](figures/{strips.name})", ""]
+    return lines
+
+
+def _diagnostics(inputs: ReportInputs, names: list[str], seeds: list[int]) -> list[str]:
+    rows = []
+    for v in names:
+        for seed, result in zip(seeds, inputs.results[v], strict=True):
+            scores = result["generators"].get("ema") or result["generators"]["raw"]
+            probabilities = bool(result.get("training", {}).get("d_probabilities", True))
+            curves = read_curves(inputs.curves_dir / v / f"{seed}.csv")
+            flags = diagnose(curves, scores, probabilities)
+            rows += [{"variant": v, "seed": seed, "flag": f.kind, "evidence": f.message} for f in flags]
+    lines = ["### Training diagnostics", ""]
+    if rows:
+        lines += [pd.DataFrame(rows).to_markdown(index=False), ""]
+    else:
+        lines += ["No failure mode flagged (discriminator overpowering, non-convergence, mode collapse).", ""]
+    return lines

@@ -1,0 +1,148 @@
+"""`gan`: one generator and one discriminator (conditional when the variant says so),
+alternating `d_steps` discriminator updates with one generator update, with any loss of
+`ganforge.losses` and the regularizers of `ganforge.regularizers` switched on by config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from ganforge.errors import ConfigError
+from ganforge.losses import AdversarialLoss, get_loss
+from ganforge.nets.base import Discriminator, Generator
+from ganforge.nets.registry import build_discriminator, build_generator
+from ganforge.regularizers import HistoricalAverage, clip_weights, feature_matching, gradient_penalty
+from ganforge.systems.base import autocast, d_outputs, frozen, grad_norm, to_channels_last
+from ganforge.systems.kind import Built, RunSetup
+from ganforge.systems.latent import LatentKind, PairSystem, latent_data, latent_spec
+from ganforge.systems.options import GanOptions
+from ganforge.train.batches import Batch, BatchSampler
+from ganforge.train.config import TrainConfig
+
+
+class GanSystem(PairSystem):
+    """G and D trained with one of `ganforge.losses`, and the regularizers the config switches on."""
+
+    def __init__(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        loss: AdversarialLoss,
+        cfg: TrainConfig,
+        device: torch.device,
+        noise: torch.Generator,
+        amp_dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(generator.to(device), discriminator.to(device), cfg, device, noise, amp_dtype)
+        self.loss = loss
+        self.probabilities = loss.probabilities
+        self.history = (
+            {name: HistoricalAverage(m) for name, m in self.modules.items()}
+            if cfg.historical_averaging
+            else {}
+        )
+
+    def discriminator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+        x, labels = batch["x"], batch.get("labels")
+        z = self.latent(len(batch))
+        # With one D step per G step, G's step reuses this fake batch (as DCGAN's reference
+        # loop does): one generator forward per iteration instead of two.
+        reuse = self.cfg.d_steps == 1
+        with autocast(self.device, self.amp_dtype):
+            with torch.set_grad_enabled(reuse):
+                fake = self.g(z, labels)
+            self._fake = fake if reuse else None
+            real_logits = self.d(x, labels).float()
+            fake_logits = self.d(fake.detach(), labels).float()
+            loss = self.loss.discriminator(real_logits, fake_logits, self.cfg.real_label)
+            out = {"d_loss": loss.detach()}
+            if self.cfg.gradient_penalty:
+                gp = gradient_penalty(lambda v: self.d(v, labels), x, fake, self.noise)
+                loss = loss + self.cfg.gradient_penalty * gp
+                out["gradient_penalty"] = gp.detach()
+            loss = self._with_history(loss, "discriminator", out)
+        self._update("discriminator", loss, out if diagnose else None)
+        if self.cfg.weight_clip is not None:
+            clip_weights(self.d, self.cfg.weight_clip)
+        if diagnose:
+            out.update(d_outputs(real_logits, fake_logits, self.loss.probabilities))
+        return out
+
+    def generator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+        x, labels = batch["x"], batch.get("labels")
+        fake, self._fake = self._fake, None
+        with frozen(self.d), autocast(self.device, self.amp_dtype):
+            if fake is None:
+                fake = self.g(self.latent(len(batch)), labels)
+            out: dict[str, torch.Tensor] = {}
+            if self.cfg.feature_matching:
+                fm = feature_matching(
+                    self.d.features(x, labels).float(), self.d.features(fake, labels).float()
+                )
+                out["feature_matching"] = fm.detach()
+                loss = self.cfg.feature_matching * fm
+                if not self.cfg.feature_matching_only:
+                    loss = loss + self.loss.generator(self.d(fake, labels).float())
+            else:
+                loss = self.loss.generator(self.d(fake, labels).float())
+            out["g_loss"] = loss.detach()
+            loss = self._with_history(loss, "generator", out)
+            self._update("generator", loss, out if diagnose else None)
+        return out
+
+    def _with_history(self, loss: torch.Tensor, name: str, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Add the historical-averaging penalty of net `name`, when it is on."""
+        if not self.history:
+            return loss
+        penalty = self.history[name].penalty(self.modules[name])
+        out[f"historical_averaging_{name[0]}"] = penalty.detach()
+        return loss + self.cfg.historical_averaging * penalty
+
+    def _update(self, name: str, loss: torch.Tensor, diagnostics: dict[str, torch.Tensor] | None) -> None:
+        """Backward, (gradient norm,) optimizer step, (running parameter average)."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if diagnostics is not None:
+            diagnostics[f"grad_norm_{name[0]}"] = grad_norm(self.modules[name])
+        opt.step()
+        if self.history:
+            self.history[name].update(self.modules[name])
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"history": {k: h.state_dict() for k, h in self.history.items()}}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        for k, h in self.history.items():
+            h.load_state_dict(state["history"][k])
+
+
+class GanKind(LatentKind):
+    name = "gan"
+
+    def build(self, setup: RunSetup) -> Built:
+        variant, data, placement = setup.variant, setup.data, setup.placement
+        options: GanOptions = variant.system  # type: ignore[assignment]
+        self.check_data(variant, data)
+        if options.conditional and data.labels is None:
+            raise ConfigError(
+                f"variant {variant.name} is conditional, but dataset {data.name!r} has no labels"
+            )
+        tensors = latent_data(variant, data, len(data.class_names) if options.conditional else 0)
+        g = build_generator(variant.model, tensors.shape)
+        d = build_discriminator(variant.model, tensors.shape)
+        to_channels_last(placement.channels_last, g, d)
+        cfg = variant.train
+        system = GanSystem(
+            g, d, get_loss(cfg.loss), cfg, placement.device, setup.random.noise, placement.amp_dtype
+        )
+        sampler = BatchSampler(
+            {"x": tensors.x, "labels": tensors.labels},
+            cfg.batch_size,
+            setup.random.data,
+            placement.device,
+            placement.channels_last,
+        )
+        return Built(system, sampler, latent_spec(tensors.shape, data))

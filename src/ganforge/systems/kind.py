@@ -1,0 +1,97 @@
+"""The plugin contract: what every stage needs from a kind of system, in one place. A kind
+builds its system (nets, optimizers, samplers) from a variant and its dataset, rebuilds its
+generators from what was saved, draws what the sample stage stores for evaluation, and draws
+its figures. Adding a system is one module implementing `SystemKind` plus a registry entry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch import nn
+
+from ganforge.data.prepared import PreparedDataset
+from ganforge.errors import ConfigError
+from ganforge.sampling import SampleConfig
+from ganforge.systems.base import AdversarialSystem
+from ganforge.train.batches import BatchSampler
+from ganforge.train.device import Placement
+from ganforge.train.rng import RunRandom
+from ganforge.variants import Variant
+
+Nets = Mapping[str, nn.Module]
+
+
+@dataclass
+class RunSetup:
+    """What a system is built from: the variant, its dataset, where it computes, the run's
+    random sources and seed."""
+
+    variant: Variant
+    data: PreparedDataset
+    placement: Placement
+    random: RunRandom
+    seed: int
+
+
+@dataclass
+class Built:
+    """A built system, the sampler of its main batches, and `spec`: the JSON description
+    (shapes, classes) that rebuilds its generators for sampling."""
+
+    system: AdversarialSystem
+    sampler: BatchSampler
+    spec: dict[str, Any]
+
+
+@dataclass
+class RunContext:
+    """A trained run's setting when it is sampled: variant, generator spec and dataset."""
+
+    variant: Variant
+    spec: dict[str, Any]
+    data: PreparedDataset
+
+
+class SystemKind(ABC):
+    name: ClassVar[str]
+    data_kinds: ClassVar[tuple[str, ...]]
+    """Which kinds of prepared dataset it trains on."""
+
+    def check_data(self, variant: Variant, data: PreparedDataset) -> None:
+        if data.kind not in self.data_kinds:
+            raise ConfigError(
+                f"variant {variant.name}: system {self.name!r} trains on {' or '.join(self.data_kinds)} "
+                f"data, but dataset {data.name!r} holds {data.kind}"
+            )
+
+    @abstractmethod
+    def build(self, setup: RunSetup) -> Built:
+        """Nets, optimizers and samplers of a run (the nets initialised from the run's seed)."""
+
+    @abstractmethod
+    def generators(self, variant: Variant, spec: Mapping[str, Any]) -> dict[str, nn.Module]:
+        """Freshly built generators, by the names `AdversarialSystem.averaged` gives, to load
+        saved weights into."""
+
+    @abstractmethod
+    def draw(self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int) -> dict[str, Any]:
+        """What the sample stage stores for evaluation, from each saved set of generators
+        (`nets["raw"]`, `nets["ema"]`): a dict of tensors and plain values with a `kind`."""
+
+    @abstractmethod
+    def figures(
+        self,
+        nets: Nets,
+        run: RunContext,
+        cfg: SampleConfig,
+        folder: Path,
+        title: str,
+        suffix: str = "",
+        main_only: bool = False,
+    ) -> list[Path]:
+        """Draw the figures of one set of generators into `folder` (file names end with
+        `suffix`); the main figure first (the only one with `main_only`)."""

@@ -1,0 +1,234 @@
+"""What the image-to-image systems (`pix2pix`, `cyclegan`) share: their data (the two
+domains brought to the variant's size, split into the training part and the held-out part
+that is never trained on), the pix2pix/CycleGAN augmentation, the translations the sample
+stage stores (every held-out input of every direction, and the cycle reconstructions), and
+their figure (rows of input | output | target for a fixed held-out batch)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge.data.prepared import PreparedDataset, heldout_masks, true_translation
+from ganforge.errors import ConfigError
+from ganforge.images import fit_images, to_channels, to_model_input, to_uint8, unfit_images
+from ganforge.losses import AdversarialLoss
+from ganforge.sampling import SampleConfig
+from ganforge.systems.kind import Nets, RunContext, SystemKind
+from ganforge.variants import Variant
+from ganforge.viz import save_translation_rows
+
+DIRECTIONS = {"a2b": ("a", "b"), "b2a": ("b", "a")}
+
+
+@dataclass
+class Domain:
+    """One domain's images at the training size (uint8) and its held-out mask."""
+
+    images: torch.Tensor
+    heldout: torch.Tensor
+
+    @property
+    def train(self) -> torch.Tensor:
+        return self.images[~self.heldout]
+
+
+def domains(variant: Variant, data: PreparedDataset) -> tuple[dict[str, Domain], int]:
+    """Both domains fitted to the variant's `image_size` (default: the dataset's), and the size."""
+    size = variant.image_size or int(data.tensors["a"].shape[-1])
+    masks = heldout_masks(data)
+    out = {side: Domain(fit_images(data.tensors[side], size), masks[side]) for side in ("a", "b")}
+    for side, dom in out.items():
+        if int((~dom.heldout).sum()) == 0:
+            raise ConfigError(
+                f"dataset {data.name!r}: every image of domain {side} is held out; lower holdout"
+            )
+    return out, size
+
+
+def augment(
+    tensors: Mapping[str, torch.Tensor], jitter: float, flip: bool, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """The same random jitter (enlarge by `jitter`, crop back at a random place) and the same
+    random horizontal flip for every tensor of the mapping (N×C×H×W, aligned), per example."""
+    first = next(iter(tensors.values()))
+    n, size = first.shape[0], first.shape[-1]
+    out = dict(tensors)
+    if jitter > 0:
+        big = round(size * (1 + jitter))
+        offsets = torch.randint(0, big - size + 1, (n, 2), generator=generator).tolist()
+        for key, x in out.items():
+            up = F.interpolate(x, size=(big, big), mode="bilinear", align_corners=False)
+            out[key] = torch.stack([up[i, :, t : t + size, s : s + size] for i, (t, s) in enumerate(offsets)])
+    if flip:
+        mirrored = (torch.rand(n, generator=generator) < 0.5).to(first.device).view(n, 1, 1, 1)
+        out = {k: torch.where(mirrored, x.flip(-1), x) for k, x in out.items()}
+    return out
+
+
+@torch.no_grad()
+def translate(net: nn.Module, images: torch.Tensor, channels: int, batch_size: int = 200) -> torch.Tensor:
+    """uint8 images through a translator (eval mode, batched, on its device) → uint8 outputs
+    with the net's own channel count; inputs are brought to `channels` first."""
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    try:
+        out = [
+            to_uint8(net(to_model_input(to_channels(chunk, channels).to(device))))
+            for chunk in images.split(batch_size)
+        ]
+    finally:
+        net.train(was_training)
+    return torch.cat(out)
+
+
+class TranslationKind(SystemKind):
+    """A kind whose generators translate between domains a and b. `routes` gives, for each
+    direction it translates, the generator that does it (and the one that translates back,
+    for cycle reconstructions)."""
+
+    data_kinds: tuple[str, ...] = ("paired", "unpaired")
+
+    def routes(self, variant: Variant) -> dict[str, tuple[str, str | None]]:
+        raise NotImplementedError
+
+    def _heldout(self, run: RunContext, side: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices and (training-size) images of a domain's held-out part."""
+        mask = heldout_masks(run.data)[side]
+        idx = mask.nonzero().flatten()
+        return idx, fit_images(run.data.tensors[side][idx], size)
+
+    def _native(self, images: torch.Tensor, side: str, run: RunContext) -> torch.Tensor:
+        """Outputs brought back to the dataset's own size and the domain's channels."""
+        native = run.data.tensors[side]
+        return to_channels(unfit_images(images, int(native.shape[-1])), int(native.shape[1]))
+
+    def draw(self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int) -> dict[str, Any]:
+        size, channels = run.spec["size"], run.spec["model_channels"]
+        directions: dict[str, Any] = {}
+        for direction, (forward, backward) in self.routes(run.variant).items():
+            src, dst = DIRECTIONS[direction]
+            idx, inputs = self._heldout(run, src, size)
+            block: dict[str, Any] = {"indices": idx, "source": src, "target": dst, "outputs": {}, "cycle": {}}
+            for which, generators in nets.items():
+                out = translate(generators[forward], inputs, channels[src])
+                block["outputs"][which] = self._native(out, dst, run)
+                if backward is not None:
+                    back = translate(generators[backward], out, channels[dst])
+                    block["cycle"][which] = self._native(back, src, run)
+            directions[direction] = block
+        return {"kind": "translations", "directions": directions, "image_size": size}
+
+    def figures(
+        self,
+        nets: Nets,
+        run: RunContext,
+        cfg: SampleConfig,
+        folder: Path,
+        title: str,
+        suffix: str = "",
+        main_only: bool = False,
+    ) -> list[Path]:
+        size, channels = run.spec["size"], run.spec["model_channels"]
+        panels = []
+        for direction, (forward, backward) in self.routes(run.variant).items():
+            src, dst = DIRECTIONS[direction]
+            idx, inputs = self._heldout(run, src, size)
+            idx, inputs = idx[: cfg.grid], inputs[: cfg.grid]
+            out = translate(nets[forward], inputs, channels[src])
+            columns = {f"input ({src})": inputs, f"output ({dst})": out}
+            target = true_translation(run.data, src, idx)
+            if target is not None:
+                columns[f"target ({dst})"] = fit_images(target, size)
+            if backward is not None:
+                columns[f"back to {src}"] = translate(nets[backward], out, channels[dst])
+            panels.append((direction, columns))
+        return [save_translation_rows(panels, folder / f"translations{suffix}.png", title)]
+
+
+def model_channels(data: PreparedDataset, same: bool) -> dict[str, int]:
+    """The channels each domain's images have inside the nets: their own, or (when the system
+    needs both domains alike, for the identity loss) the larger count for both, gray images
+    replicated to RGB as the reference loads them."""
+    own = {side: int(data.tensors[side].shape[1]) for side in ("a", "b")}
+    if not same:
+        return own
+    top = max(own.values())
+    return {side: top for side in own}
+
+
+# -- the objectives (pure functions of logits and images, tested against hand computations) --
+def l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference (images in [-1, 1])."""
+    return (output.float() - target.float()).abs().mean()
+
+
+def halved_discriminator_loss(
+    loss: AdversarialLoss, real: torch.Tensor, fake: torch.Tensor, real_label: float = 1.0
+) -> torch.Tensor:
+    """D's loss on real and generated patches, halved (so D learns at half G's pace)."""
+    return 0.5 * loss.discriminator(real, fake, real_label)
+
+
+def pix2pix_generator_loss(
+    loss: AdversarialLoss,
+    fake_logits: torch.Tensor | None,
+    fake: torch.Tensor,
+    target: torch.Tensor,
+    l1_weight: float,
+    gan_weight: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """gan_weight·adversarial (when there is a D) + l1_weight·L1 to the target."""
+    distance = l1(fake, target)
+    total = l1_weight * distance
+    parts = {"l1": distance}
+    if fake_logits is not None and gan_weight:
+        adversarial = loss.generator(fake_logits.float())
+        total = total + gan_weight * adversarial
+        parts["g_gan"] = adversarial
+    return total, parts
+
+
+def cyclegan_generator_loss(
+    loss: AdversarialLoss,
+    logits: tuple[torch.Tensor, torch.Tensor],
+    cycles: tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    identities: tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None,
+    gan_weight: float,
+    cycle_weight: float,
+    identity_weight: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """gan_weight·(adversarial a→b + b→a) + λ·(|F(G(a)) − a| + |G(F(b)) − b|)
+    + identity_weight·λ·(|G(b) − b| + |F(a) − a|). `logits`: D_b on G(a), D_a on F(b);
+    `cycles` and `identities`: (output, what it should equal) pairs."""
+    adversarial = loss.generator(logits[0].float()) + loss.generator(logits[1].float())
+    cycle = l1(*cycles[0]) + l1(*cycles[1])
+    total = gan_weight * adversarial + cycle_weight * cycle
+    parts = {"g_gan": adversarial, "cycle": cycle}
+    if identities is not None and identity_weight:
+        identity = l1(*identities[0]) + l1(*identities[1])
+        total = total + cycle_weight * identity_weight * identity
+        parts["identity"] = identity
+    return total, parts
+
+
+def image_batches(
+    images: torch.Tensor,
+    batches: int,
+    batch_size: int,
+    generator: torch.Generator,
+    channels_last: bool = False,
+) -> list[tuple[torch.Tensor | None, ...]]:
+    """Batches of training images (uint8 on their device) drawn at random, as net inputs."""
+    out: list[tuple[torch.Tensor | None, ...]] = []
+    for _ in range(batches):
+        idx = torch.randint(0, len(images), (min(batch_size, len(images)),), generator=generator)
+        out.append((to_model_input(images[idx.to(images.device)], channels_last),))
+    return out

@@ -1,0 +1,126 @@
+"""A variant is configuration: a dataset, a system (with its options), two networks and
+training overrides. This module resolves a variant's params (plus the global `train:` block
+it inherits) into typed configs, and reads and writes the resolved form that the training
+stage depends on. It imports no torch, so resolving is cheap."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganforge.config import from_dict
+from ganforge.nets.config import ModelConfig
+from ganforge.systems.options import SystemOptions, parse_system
+from ganforge.train.config import SCHEDULE_ONLY, TrainConfig
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """`variants.<name>` as written in params: `image_size` resizes (or pads) the dataset
+    once before training; `system` is the system's block (`kind:` and its options)."""
+
+    dataset: str
+    image_size: int | None = None
+    system: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None and self.image_size < 1:
+            raise ValueError(f"image_size must be positive, got {self.image_size}")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Everything a training run of a variant needs, with the global defaults applied."""
+
+    name: str
+    dataset: str
+    dataset_sha256: str
+    image_size: int | None
+    system: SystemOptions
+    model: ModelConfig
+    train: TrainConfig
+    profile: str = ""
+    experiment: str = "ganforge"
+    live: bool = False
+    """Log to MLflow while training (`tracking.live`); either way the track stage mirrors the run."""
+
+    @property
+    def kind(self) -> str:
+        return self.system.kind
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint_source(self, seed: int) -> dict[str, Any]:
+        """What a resumable checkpoint must agree on: all but the schedule-only options."""
+        data = self.to_json()
+        data["train"] = {k: v for k, v in data["train"].items() if k not in SCHEDULE_ONLY}
+        for key in ("profile", "experiment", "live"):
+            data.pop(key)
+        return {**data, "seed": seed}
+
+
+def parse_spec(name: str, spec: Mapping[str, Any]) -> VariantSpec:
+    return from_dict(VariantSpec, spec, f"variants.{name}")
+
+
+def resolve_variant(
+    name: str,
+    spec: Mapping[str, Any],
+    train_defaults: Mapping[str, Any],
+    dataset_sha256: str,
+    profile: str = "",
+    experiment: str = "ganforge",
+    live: bool = False,
+) -> Variant:
+    """The typed variant: its spec validated, `train_defaults` overridden by its own `train:`."""
+    where = f"variants.{name}"
+    parsed = parse_spec(name, spec)
+    from_dict(TrainConfig, train_defaults, "train")  # a bad global value is reported as such
+    return Variant(
+        name=name,
+        dataset=parsed.dataset,
+        dataset_sha256=dataset_sha256,
+        image_size=parsed.image_size,
+        system=parse_system(parsed.system, f"{where}.system"),
+        model=from_dict(ModelConfig, parsed.model, f"{where}.model"),
+        train=from_dict(TrainConfig, {**train_defaults, **parsed.train}, f"{where}.train"),
+        profile=profile,
+        experiment=experiment,
+        live=live,
+    )
+
+
+def variant_from_json(data: Mapping[str, Any], where: str) -> Variant:
+    """A variant read back from its resolved JSON."""
+    data = dict(data)
+    return Variant(
+        name=data["name"],
+        dataset=data["dataset"],
+        dataset_sha256=data["dataset_sha256"],
+        image_size=data.get("image_size"),
+        system=parse_system(data["system"], f"{where}: system"),
+        model=from_dict(ModelConfig, data["model"], f"{where}: model"),
+        train=from_dict(TrainConfig, data["train"], f"{where}: train"),
+        profile=data.get("profile", ""),
+        experiment=data.get("experiment", "ganforge"),
+        live=bool(data.get("live", False)),
+    )
+
+
+def shadowed_overrides(
+    spec: Mapping[str, Any], train_composed: Mapping[str, Any], train_defaults: Mapping[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    """(key, global value, the variant's own value) for every global `train:` key whose
+    composed value differs from its default but which the variant sets itself, so the
+    global change does not reach it."""
+    own = dict(spec.get("train") or {})
+    return [
+        (key, train_composed[key], own[key])
+        for key in sorted(own)
+        if key in train_composed and key in train_defaults and train_composed[key] != train_defaults[key]
+    ]

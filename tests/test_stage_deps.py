@@ -1,0 +1,65 @@
+"""Every DVC stage's `deps:` cover the code its command runs: the import closure (inside the
+project) of the stage module the CLI runs for it. Editing any file a stage runs re-runs it;
+editing a file it does not run leaves it alone."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from pipeline.cli import STAGES
+from tests.closure import closure, covered
+from tests.project import ROOT
+
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def stage_command(stage: dict) -> str:
+    body = stage.get("do", stage)
+    return body["cmd"].split()[3]  # python -m pipeline <command> ...
+
+
+def code_deps(stage: dict) -> list[str]:
+    body = stage.get("do", stage)
+    return [d for d in body.get("deps", []) if d.startswith(("src/", "pipeline/"))]
+
+
+@pytest.mark.parametrize("name", sorted(DVC))
+def test_stage_deps_cover_the_code_it_runs(name):
+    stage = DVC[name]
+    needed = closure(ROOT, STAGES[stage_command(stage)])
+    deps = code_deps(stage)
+    missing = sorted(str(p) for p in needed if not covered(p, deps))
+    assert not missing, f"stage {name} runs code its deps do not cover: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(DVC))
+def test_stage_deps_name_no_code_it_does_not_run(name):
+    """Precise deps: a listed file or folder holds at least one file the stage runs."""
+    stage = DVC[name]
+    needed = closure(ROOT, STAGES[stage_command(stage)])
+    unused = [d for d in code_deps(stage) if not any(covered(p, [d]) for p in needed)]
+    assert not unused, f"stage {name} depends on code it does not run: {unused}"
+
+
+def test_the_closure_follows_imports_inside_functions_and_package_inits(tmp_path):
+    (tmp_path / "src/ganforge/sub").mkdir(parents=True)
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline/__init__.py").write_text("")
+    (tmp_path / "pipeline/stage.py").write_text("def run():\n    from ganforge.sub import tool\n")
+    (tmp_path / "src/ganforge/__init__.py").write_text("")
+    (tmp_path / "src/ganforge/sub/__init__.py").write_text("import ganforge.helper\n")
+    (tmp_path / "src/ganforge/sub/tool.py").write_text("from . import other\n")
+    (tmp_path / "src/ganforge/sub/other.py").write_text("import torch\n")
+    (tmp_path / "src/ganforge/helper.py").write_text("")
+    (tmp_path / "src/ganforge/unused.py").write_text("")
+    found = {str(p) for p in closure(tmp_path, "pipeline.stage")}
+    assert found == {
+        "pipeline/__init__.py",
+        "pipeline/stage.py",
+        "src/ganforge/__init__.py",
+        "src/ganforge/sub/__init__.py",
+        "src/ganforge/sub/tool.py",
+        "src/ganforge/sub/other.py",
+        "src/ganforge/helper.py",
+    }
