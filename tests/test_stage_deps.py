@@ -63,3 +63,20 @@ def test_the_closure_follows_imports_inside_functions_and_package_inits(tmp_path
         "src/ganforge/sub/other.py",
         "src/ganforge/helper.py",
     }
+
+
+def test_no_stage_names_a_system_or_a_data_kind():
+    """What a model is (its system, its data kind) is the library's business: the stage
+    layer holds no string literal naming one."""
+    import ast
+
+    from ganforge.data.prepared import _REQUIRED
+    from ganforge.systems.options import SYSTEM_OPTIONS
+
+    names = set(SYSTEM_OPTIONS) | set(_REQUIRED) | {"translations"}
+    found = []
+    for path in sorted((ROOT / "pipeline").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in names:
+                found.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    assert not found, found
