@@ -104,31 +104,45 @@ def save_side_by_side(panels: list[tuple[str, Path]], path: Path, title: str) ->
     return _save(plt, fig, path)
 
 
+def _plot_runs(ax: Any, runs: list[dict[str, list[float]]], key: str, colour: str) -> bool:
+    """The mean over seeds of one curve as a line, each seed faintly; False if none has it."""
+    series = [np.asarray(r[key]) for r in runs if r.get(key)]
+    if not series:
+        return False
+    steps = np.asarray(runs[0]["step"])[: min(map(len, series))]
+    stacked = np.stack([s[: len(steps)] for s in series])
+    for one in stacked:
+        ax.plot(steps, one, color=colour, alpha=0.2, lw=0.8)
+    ax.plot(steps, stacked.mean(0), color=colour, lw=1.4, label=key)
+    return True
+
+
 def save_curves(curves: dict[str, list[dict[str, list[float]]]], path: Path, title: str) -> Path:
-    """One row per variant, each on its own scale: its D and G losses (left) and mean D(x),
-    D(G(z)) (right), the mean over its seeds as a line and each seed faintly. (Variants' losses
-    differ by orders of magnitude, e.g. feature matching against the cross-entropy, so a
-    shared axis would flatten all but one.)"""
+    """One row per variant: its D loss (left axis) and G loss (right axis) each on its own
+    scale, and mean D(x), D(G(z)); the mean over its seeds as a line and each seed faintly.
+    (Losses differ by orders of magnitude between variants, and between a feature-matching G
+    and its D, so a shared axis would flatten all but one.)"""
     plt = _figure()
     rows = max(len(curves), 1)
     fig, axes = plt.subplots(rows, 2, figsize=(11, 2.4 * rows + 0.6), dpi=100, squeeze=False)
     for (variant, runs), (left, right) in zip(curves.items(), axes, strict=False):
-        for ax, keys, colours in ((left, ("d_loss", "g_loss"), ("tab:blue", "tab:orange")),
-                                  (right, ("d_real", "d_fake"), ("tab:green", "tab:red"))):  # fmt: skip
-            for key, colour in zip(keys, colours, strict=True):
-                series = [np.asarray(r[key]) for r in runs if r.get(key)]
-                if not series:
-                    continue
-                steps = np.asarray(runs[0]["step"])[: min(map(len, series))]
-                stacked = np.stack([s[: len(steps)] for s in series])
-                for one in stacked:
-                    ax.plot(steps, one, color=colour, alpha=0.2, lw=0.8)
-                ax.plot(steps, stacked.mean(0), color=colour, lw=1.4, label=key)
-            ax.grid(alpha=0.3)
-            if ax.lines:
-                ax.legend(fontsize=7, loc="best")
-        left.set_ylabel(variant, fontsize=8)
-        left.set_title("losses", fontsize=8)
+        handles = []
+        if _plot_runs(left, runs, "d_loss", "tab:blue"):
+            handles += left.get_lines()[-1:]
+        g_axis = left.twinx()
+        if _plot_runs(g_axis, runs, "g_loss", "tab:orange"):
+            handles += g_axis.get_lines()[-1:]
+        left.set_ylabel(f"{variant}\nD loss", fontsize=8, color="tab:blue")
+        g_axis.set_ylabel("G loss", fontsize=8, color="tab:orange")
+        if handles:
+            left.legend(handles=handles, fontsize=7, loc="best")
+        for key, colour in (("d_real", "tab:green"), ("d_fake", "tab:red")):
+            _plot_runs(right, runs, key, colour)
+        if right.lines:
+            right.legend(fontsize=7, loc="best")
+        left.grid(alpha=0.3)
+        right.grid(alpha=0.3)
+        left.set_title("losses (each on its own axis)", fontsize=8)
         right.set_title("mean D(x) and D(G(z))", fontsize=8)
     for ax in axes[-1]:
         ax.set_xlabel("step")
