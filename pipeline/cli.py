@@ -138,5 +138,170 @@ def params_cmd(
     echo_lines(stage("params").write_params(Path.cwd(), list(overrides or []), check))
 
 
+# Using trained models: these commands read the project through the library
+# (`ganforge.serving`), not through the stage modules.
+
+ProjectOpt = Annotated[Path, typer.Option("--project", help="The project folder (default: here).")]
+RunSeedOpt = Annotated[
+    int | None, typer.Option("--run-seed", help="Which run of the variant (default: its first).")
+]
+GeneratorOpt = Annotated[str, typer.Option("--generator", help="ema (default, where there is one) or raw.")]
+
+
+def open_model(project: Path, name: str, run_seed: int | None) -> Any:
+    from ganforge.serving.catalog import open_catalog
+
+    return open_catalog(project.resolve()).get(name, run_seed)
+
+
+def latent_seeds(seeds: str | None, n: int | None, base_seed: int) -> list[int]:
+    from ganforge.errors import ConfigError
+    from ganforge.serving.files import parse_seeds
+
+    if (seeds is None) == (n is None):
+        raise ConfigError("give either --seeds (e.g. 0-999) or --n (with --base-seed)")
+    if seeds is not None:
+        return parse_seeds(seeds)
+    if n is None or n < 1:
+        raise ConfigError(f"--n must be positive, got {n}")
+    return parse_seeds(f"{base_seed}-{base_seed + n - 1}")
+
+
+@app.command("generate")
+@user_errors
+def generate_cmd(
+    model: Annotated[str, typer.Argument(help="A trained variant, or models:/<name>/<version>.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
+    seeds: Annotated[str | None, typer.Option(help="Latent seeds, e.g. 0-999 or 3,7,11.")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Draw N seeds from --base-seed on.")] = None,
+    base_seed: Annotated[int, typer.Option(help="First seed for --n.")] = 0,
+    run_seed: RunSeedOpt = None,
+    label: Annotated[
+        str | None, typer.Option("--class", help="Class index or name (conditional models).")
+    ] = None,
+    truncation: Annotated[float, typer.Option(help="ψ in [0, 1]: latents scaled toward the mean.")] = 1.0,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="png or npz (images); csv or npz (points).")
+    ] = None,
+    generator: GeneratorOpt = "ema",
+    batch_size: Annotated[int, typer.Option(help="Latents per forward pass.")] = 64,
+    project: ProjectOpt = Path(),
+) -> None:
+    """One output per latent seed (seed0000.png …, or one .npz) and a generate.json sidecar."""
+    from ganforge.serving.tools import generate_files, project_commit
+
+    chosen = latent_seeds(seeds, n, base_seed)
+    served = open_model(project, model, run_seed)
+    meta = generate_files(
+        served, chosen, out, fmt, served.class_index(label) if served.conditional or label else None,
+        truncation, generator, batch_size, project_commit(project), progress=True,
+    )  # fmt: skip
+    typer.echo(
+        f"wrote {meta['count']} {served.produces} of {meta['variant']} run {meta['run_seed']} to {out}"
+    )
+
+
+@app.command("translate")
+@user_errors
+def translate_cmd(
+    model: Annotated[str, typer.Argument(help="A trained translation variant, or models:/<name>/<version>.")],
+    in_dir: Annotated[Path, typer.Argument(help="Folder of input images.")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder for the translations.")],
+    direction: Annotated[str | None, typer.Option(help="a2b or b2a (default: the model's first).")] = None,
+    run_seed: RunSeedOpt = None,
+    generator: GeneratorOpt = "ema",
+    project: ProjectOpt = Path(),
+) -> None:
+    """Translate every image of a folder (PNG out, the model's size) with a translate.json sidecar."""
+    from ganforge.serving.tools import project_commit, translate_folder
+
+    served = open_model(project, model, run_seed)
+    meta = translate_folder(served, in_dir, out_dir, direction, generator, commit=project_commit(project))
+    typer.echo(
+        f"translated {meta['inputs']} images ({meta['direction']}) with {meta['variant']} into {out_dir}"
+    )
+
+
+@app.command("interpolate")
+@user_errors
+def interpolate_cmd(
+    model: Annotated[str, typer.Argument(help="A trained image variant, or models:/<name>/<version>.")],
+    seeds: Annotated[str, typer.Option(help="Seeds to pass through, e.g. 1,5,9 (analogy: a,b,c).")],
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+    steps: Annotated[int, typer.Option(help="Images per leg (analogy: the grid's side).")] = 8,
+    mode: Annotated[str, typer.Option(help="slerp, lerp or analogy.")] = "slerp",
+    run_seed: RunSeedOpt = None,
+    label: Annotated[str | None, typer.Option("--class", help="Class (conditional models).")] = None,
+    truncation: Annotated[float, typer.Option(help="ψ in [0, 1].")] = 1.0,
+    generator: GeneratorOpt = "ema",
+    project: ProjectOpt = Path(),
+) -> None:
+    """A strip through several seeds, or the analogy grid a : b :: c : c + (b − a)."""
+    from ganforge.serving.files import parse_seeds
+    from ganforge.serving.tools import interpolation_image, write_png
+
+    served = open_model(project, model, run_seed)
+    label_index = served.class_index(label) if served.conditional or label else None
+    images, per_row = interpolation_image(
+        served, parse_seeds(seeds, 16), steps, mode, label_index, truncation, generator
+    )
+    typer.echo(f"wrote {len(images)} images to {write_png(images, per_row, out)}")
+
+
+@app.command("atvec")
+@user_errors
+def atvec_cmd(
+    model: Annotated[str, typer.Argument(help="A trained unconditional image variant.")],
+    label: Annotated[
+        str, typer.Option("--class", help="The class (index or name of the dataset's classes).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for vector.json and strip.png.")],
+    samples: Annotated[int, typer.Option(help="Samples the vector is built from.")] = 2000,
+    scale: Annotated[float, typer.Option(help="How far to move along the vector.")] = 1.0,
+    seeds: Annotated[str, typer.Option(help="Seeds shown in the strip.")] = "0-5",
+    run_seed: RunSeedOpt = None,
+    project: ProjectOpt = Path(),
+) -> None:
+    """Build an attribute vector with the dataset's domain classifier, apply it, say how well it works."""
+    from ganforge.serving.files import parse_seeds
+    from ganforge.serving.tools import atvec_files
+
+    served = open_model(project, model, run_seed)
+    vec, scales = atvec_files(project.resolve(), served, label, out, samples, scale, parse_seeds(seeds, 32))
+    typer.echo(
+        f"{vec.label!r} vector of {served.name} run {served.seed}: the classifier says {vec.label!r} "
+        f"for {vec.rate_before:.1%} of {vec.checked_on} samples, {vec.rate_after:.1%} moved by {scale:g}× "
+        f"(strip columns: scales {', '.join(f'{s:g}' for s in scales)}) -> {out}"
+    )
+
+
+@app.command("serve")
+@user_errors
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    project: ProjectOpt = Path(),
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="An origin allowed to call the API (repeatable).")
+    ] = None,
+    max_count: Annotated[int, typer.Option(help="Most images per request.")] = 64,
+    cache_size: Annotated[int, typer.Option(help="Most models kept loaded.")] = 8,
+    workers: Annotated[int, typer.Option(help="Requests that run torch at once.")] = 2,
+    torch_threads: Annotated[int, typer.Option(help="Threads torch uses within one request.")] = 1,
+) -> None:
+    """The HTTP API and the page at /, on the project's trained runs (API key: GANFORGE_API_KEY)."""
+    import torch
+    import uvicorn
+
+    torch.set_num_threads(torch_threads)  # requests run side by side: one thread each pays best
+    from ganforge.serving.api import ServeSettings, create_app
+
+    settings = ServeSettings.from_env(
+        project=project.resolve(), max_count=max_count, cache_size=cache_size, workers=workers,
+        cors_origins=tuple(cors_origin or ()),
+    )  # fmt: skip
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 def main() -> None:
     app(prog_name="ganforge" if not sys.argv[0].endswith("__main__.py") else "python -m pipeline")

@@ -11,8 +11,8 @@ from typing import Any
 from ganforge.comparison import compare, headlines, markdown
 from ganforge.errors import MissingDataError
 from ganforge.io import atomic_path, write_json
+from ganforge.layout import COMPARISON_JSON, COMPARISON_MD, SCORES_JSON, metrics_path
 from pipeline.params import load_params, run_seeds, run_variants
-from pipeline.paths import COMPARISON_JSON, COMPARISON_MD, SCORES_JSON, metrics_path
 
 
 def load_results(root: Path, variants: list[str], seeds: list[int]) -> dict[str, list[dict[str, Any]]]:

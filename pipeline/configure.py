@@ -13,9 +13,9 @@ import yaml
 
 from ganforge.errors import ConfigError, MissingDataError, unknown_name
 from ganforge.io import atomic_dir, write_json
+from ganforge.layout import CONFIG_DIR, PREPARED_DIR
 from ganforge.variants import Variant, parse_spec, resolve_variant, shadowed_overrides
 from pipeline.params import CONF_DIR, entry, load_params, section
-from pipeline.paths import CONFIG_DIR, PREPARED_DIR
 
 
 def dataset_checksum(root: Path, dataset: str, where: str) -> str:

@@ -24,12 +24,7 @@ from ganforge.data.prepared import load_prepared
 from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, load_evaluator
 from ganforge.io import atomic_dir, write_json
-from ganforge.metrics.classifier import ClassifierConfig
-from ganforge.metrics.suite import EvalConfig
-from ganforge.sampling import SampleConfig
-from ganforge.trained import load_trained, sample_run
-from pipeline.params import load_params, run_seeds
-from pipeline.paths import (
+from ganforge.layout import (
     EVALUATOR_REPORT_FILE,
     EVALUATOR_REPORTS,
     EVALUATORS_DIR,
@@ -37,8 +32,14 @@ from pipeline.paths import (
     METRICS_DIR,
     PREPARED_DIR,
     SAMPLES_DIR,
+    generator_path,
     model_dir,
 )
+from ganforge.metrics.classifier import ClassifierConfig
+from ganforge.metrics.suite import EvalConfig
+from ganforge.sampling import SampleConfig
+from ganforge.trained import load_trained, sample_run
+from pipeline.params import load_params, run_seeds
 from pipeline.resolved import load_variant
 
 
@@ -87,7 +88,7 @@ def evaluate_variant(name: str, root: Path) -> list[str]:
         for seed in run_seeds(params):
             start = time.perf_counter()
             training = _training(root, name, seed)
-            trained = load_trained(model_dir(root, name, seed) / "generator.pt")
+            trained = load_trained(generator_path(root, name, seed))
             payload = sample_run(
                 trained, data, sample_cfg, seed, samples_dir / f"{seed}.pt", figures_dir / str(seed)
             )

@@ -9,8 +9,8 @@ from typing import Any
 from ganforge.data.fetch import SourceContext
 from ganforge.data.prepared import PreparedDataset, save_prepared
 from ganforge.data.registry import build_dataset
+from ganforge.layout import PREPARED_DIR, RAW_DIR
 from pipeline.params import data_settings, entry, load_params
-from pipeline.paths import PREPARED_DIR, RAW_DIR
 
 
 def source_context(name: str, root: Path) -> tuple[SourceContext, dict[str, Any]]:

@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 from ganforge.io import atomic_dir, atomic_path
-from ganforge.report import ReportInputs, build_report
-from pipeline.params import load_params, run_seeds, run_variants
-from pipeline.paths import (
+from ganforge.layout import (
     COMPARISON_JSON,
     CURVES_DIR,
     FIGURES_DIR,
@@ -18,6 +16,8 @@ from pipeline.paths import (
     REPORT_FIGURES,
     metrics_path,
 )
+from ganforge.report import ReportInputs, build_report
+from pipeline.params import load_params, run_seeds, run_variants
 
 
 def write_report(root: Path) -> str:

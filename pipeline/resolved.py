@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from ganforge.errors import MissingDataError
+from ganforge.layout import config_path
 from ganforge.variants import Variant, variant_from_json
-from pipeline.paths import config_path
 
 
 def load_variant(root: Path, name: str) -> Variant:

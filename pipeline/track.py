@@ -10,19 +10,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ganforge.mirror import EXPERIMENT_TAG, WORKSPACE, Mirrored, comparison_record, mirror, training_record
-from ganforge.tracking import MlflowStore, default_uri
-from pipeline.params import git_commit, load_params, run_seeds, run_variants
-from pipeline.paths import (
+from ganforge.layout import (
     COMPARISON_JSON,
     COMPARISON_MD,
     FIGURES_DIR,
+    GENERATOR_FILE,
     REPORT,
+    SCORES_JSON,
     config_path,
     curves_path,
     metrics_path,
     model_dir,
 )
+from ganforge.mirror import EXPERIMENT_TAG, WORKSPACE, Mirrored, comparison_record, mirror, training_record
+from ganforge.serving.registry import register_runs, registrations
+from ganforge.tracking import MlflowStore, default_uri
+from pipeline.params import git_commit, load_params, run_seeds, run_variants
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def wanted_runs(root: Path, common: dict[str, str]) -> list[Mirrored]:
             training, metrics = _json(models / "train.json"), _json(metrics_path(root, variant, seed))
             figures = sorted((root / FIGURES_DIR / variant / str(seed)).glob("*.png"))
             artifacts = [
-                (models / "generator.pt", "model"),
+                (models / GENERATOR_FILE, "model"),
                 (models / "train.json", "run"),
                 (metrics_path(root, variant, seed), "run"),
                 (curves_path(root, variant, seed), "curves"),
@@ -62,7 +65,7 @@ def wanted_runs(root: Path, common: dict[str, str]) -> list[Mirrored]:
     return runs
 
 
-def track(root: Path) -> str:
+def track(root: Path) -> list[str]:
     params = load_params(root)
     experiment = str((params.get("tracking") or {}).get("experiment", "ganforge"))
     common = {
@@ -71,5 +74,12 @@ def track(root: Path) -> str:
         EXPERIMENT_TAG: os.environ.get("DVC_EXP_NAME") or WORKSPACE,
     }
     wanted = wanted_runs(root, common)
-    report = mirror(MlflowStore(default_uri(root), experiment), wanted)
-    return f"{report.line()}; experiment {experiment!r}, store {default_uri(root)}"
+    store = MlflowStore(default_uri(root), experiment)
+    report = mirror(store, wanted)
+    headline = _json(root / SCORES_JSON) if (root / SCORES_JSON).is_file() else {}
+    registered = register_runs(store.uri, registrations(store.runs(), wanted, headline))
+    ui = f"/#/experiments/{store.experiment_id}?workflowType=machine_learning"
+    return [
+        f"{report.line()}; {registered.line()}",
+        f"experiment {experiment!r} in {default_uri(root)}; in `mlflow ui` its runs are at {ui}",
+    ]

@@ -17,11 +17,11 @@ import typer
 
 from ganforge.data.prepared import PreparedDataset, load_prepared
 from ganforge.errors import ConfigError
+from ganforge.layout import CHECKPOINT_DIR, PREPARED_DIR, checkpoint_path, curves_path, model_dir
 from ganforge.tracking import NullTracker, Tracker
 from ganforge.train.run import RunPaths, run_fingerprint, train_run
 from ganforge.variants import Variant
 from pipeline.params import load_params, run_seeds
-from pipeline.paths import CHECKPOINT_DIR, PREPARED_DIR, checkpoint_path, curves_path, model_dir
 from pipeline.resolved import load_variant
 
 

@@ -289,6 +289,54 @@ def test_mlflow_is_rebuilt_from_the_artifacts_when_dvc_runs_nothing(smoke):
     assert len(mlflow_runs(project)[2]) == len(runs)
 
 
+def test_the_registry_holds_every_run_and_the_tools_take_its_uris(smoke, tmp_path):
+    """The track stage registered one version per run; `ganforge generate` gives the same
+    pixels from the variant name and from its registry URI."""
+    project, env, _ = smoke
+    client, _, _ = mlflow_runs(project)
+    versions = {v.name: v for v in client.search_model_versions("")}
+    assert set(versions) == VARIANTS
+    tags = versions["gan_mnist"].tags
+    assert tags["seed"] == "0" and tags["profile"] == "smoke" and "score.fd" in tags and "git_commit" in tags
+    assert versions["dcgan_emoji64"].tags["stand_in"] == "True"
+    by_name, by_uri = tmp_path / "name", tmp_path / "uri"
+    run(["ganforge", "generate", "gan_mnist", "--seeds", "0-7", "--out", str(by_name)], project, env)
+    run(["ganforge", "generate", "models:/gan_mnist/1", "--seeds", "0-7", "--out", str(by_uri)], project, env)
+    names = sorted(p.name for p in by_name.glob("*.png"))
+    assert len(names) == 8 and names == sorted(p.name for p in by_uri.glob("*.png"))
+    assert all((by_name / n).read_bytes() == (by_uri / n).read_bytes() for n in names)
+    side = json.loads((by_uri / "generate.json").read_text())
+    assert side["source"] == "registry" and side["seeds"] == "0-7"
+    bad = run(
+        ["ganforge", "generate", "nope", "--seeds", "0", "--out", str(tmp_path / "x")],
+        project,
+        env,
+        check=False,
+    )
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("error: unknown model 'nope'")
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+
+
+def test_an_attribute_vector_raises_the_classifier_rate_of_its_class(smoke, tmp_path):
+    """On the smoke gan_mnist (a few hundred steps on the test's striped digits), for the class
+    its samples show most often short of a majority: adding the vector makes the domain
+    classifier name that class more often on seeds the vector was not built from."""
+    from ganforge.serving.catalog import Catalog
+    from ganforge.serving.tools import domain_classifier
+
+    project, env, _ = smoke
+    model = Catalog(project).get("gan_mnist")
+    classify = domain_classifier(project, "mnist")
+    counts = torch.bincount(classify(model.decode(model.latents(range(2000)))), minlength=10)
+    label = max((c for c in range(10) if counts[c] < 1000), key=lambda c: int(counts[c]))
+    out = run(["ganforge", "atvec", "gan_mnist", "--class", str(label), "--scale", "2", "--out", str(tmp_path)],
+              project, env)  # fmt: skip
+    vec = json.loads((tmp_path / "vector.json").read_text())
+    assert vec["labelled"] == int(counts[label]) and vec["built_from"] == 2000
+    assert vec["rate_after"] > vec["rate_before"] + 0.05, vec
+    assert len(vec["vector"]) == model.latent_dim and (tmp_path / "strip.png").is_file() and "moved by 2" in out.stdout
+
+
 def test_dataset_params_invalidate_only_their_stages(smoke):
     project, env, _ = smoke
     params = project / "params.yaml"
@@ -329,6 +377,23 @@ def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     configs = project / "data" / "configs"
     assert json.loads((configs / "cdcgan_mnist.json").read_text())["train"]["lr"] == 0.0003
     assert json.loads((configs / "gan_mnist.json").read_text())["train"]["lr"] == 0.0004  # its own lr wins
+
+
+def test_a_folder_remote_gives_a_fresh_clone_everything_but_the_mlflow_mirror(smoke, tmp_path):
+    """`dvc push` to a folder remote; a fresh clone that pulls has no stage to reproduce but
+    `track` (which rebuilds its MLflow store from what it pulled)."""
+    project, env, _ = smoke
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "shared", str(remote)], project, env)
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "results and remote"], project, env)
+    run(["dvc", "push"], project, env)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path, env)
+    run(["dvc", "pull"], clone, project_env(clone))
+    status = json.loads(run(["dvc", "status", "--json"], clone, project_env(clone)).stdout)
+    assert status == {"track": ["always changed"]}, status
+    assert (clone / "data" / "models" / "gan_mnist" / "0" / "generator.pt").is_file()
 
 
 def _sha(path: Path) -> str:

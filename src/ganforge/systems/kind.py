@@ -69,6 +69,16 @@ class SystemKind(ABC):
             )
 
     @abstractmethod
+    def produces(self, spec: Mapping[str, Any]) -> str:
+        """What its generators make, for the tools that use a trained model: "images" or
+        "points" (from latents, `generator` the net), or "translations" (see `routes`)."""
+
+    def routes(self, variant: Variant) -> dict[str, tuple[str, str | None]]:
+        """For each direction it translates ("a2b", "b2a"), the generator that does it and the
+        one that translates back (None when there is none); empty for latent systems."""
+        return {}
+
+    @abstractmethod
     def build(self, setup: RunSetup) -> Built:
         """Nets, optimizers and samplers of a run (the nets initialised from the run's seed)."""
 

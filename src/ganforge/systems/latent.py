@@ -136,6 +136,9 @@ class LatentKind(SystemKind):
 
     data_kinds = ("images", "points")
 
+    def produces(self, spec: Mapping[str, Any]) -> str:
+        return str(spec["shape"]["kind"])
+
     def generators(self, variant: Variant, spec: Mapping[str, Any]) -> dict[str, nn.Module]:
         return {"generator": build_generator(variant.model, DataShape(**spec["shape"]))}
 

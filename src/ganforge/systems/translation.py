@@ -96,8 +96,8 @@ class TranslationKind(SystemKind):
 
     data_kinds: tuple[str, ...] = ("paired", "unpaired")
 
-    def routes(self, variant: Variant) -> dict[str, tuple[str, str | None]]:
-        raise NotImplementedError
+    def produces(self, spec: Mapping[str, Any]) -> str:
+        return "translations"
 
     def _heldout(self, run: RunContext, side: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Indices and (training-size) images of a domain's held-out part."""

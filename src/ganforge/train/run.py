@@ -19,6 +19,7 @@ from torch import nn
 from ganforge.data.prepared import PreparedDataset
 from ganforge.errors import DataError
 from ganforge.io import atomic_dir, atomic_path, write_json
+from ganforge.layout import GENERATOR_FILE
 from ganforge.nets.registry import arch_is_convolutional
 from ganforge.sampling import SampleConfig
 from ganforge.systems.base import AdversarialSystem
@@ -171,10 +172,12 @@ def train_run(
         "dataset": variant.dataset,
         "steps": result.steps,
         "class_names": list(data.class_names),
+        "stand_in": bool(data.meta.get("stand_in")),
+        "stand_in_for": data.meta.get("stand_in_for"),
         "fingerprint": fp,
     }
     with atomic_dir(paths.out_dir) as tmp:
-        save_trained(tmp / "generator.pt", variant, built.spec, averaged, result.ema, info)
+        save_trained(tmp / GENERATOR_FILE, variant, built.spec, averaged, result.ema, info)
         shutil.copy2(paths.checkpoint, tmp / "checkpoint.pt")
         write_json(tmp / "train.json", summary)
     write_curves(paths.curves, result.history)

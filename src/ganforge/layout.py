@@ -1,4 +1,4 @@
-"""Every path the stages read and write, relative to the project root, in one place (the
+"""Where a project keeps its files, relative to its root: every path the stages read and write (the
 same names as dvc.yaml). Plain paths only: importing this module loads nothing else."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ COMPARISON_MD = Path("reports/comparison.md")
 REPORT = Path("reports/report.md")
 REPORT_FIGURES = Path("reports/figures")
 EVALUATOR_REPORT_FILE = "report.json"
+GENERATOR_FILE = "generator.pt"  # a run's generators, in its model folder
 
 
 def config_path(root: Path, variant: str) -> Path:
@@ -30,6 +31,10 @@ def config_path(root: Path, variant: str) -> Path:
 
 def model_dir(root: Path, variant: str, seed: int) -> Path:
     return root / MODELS_DIR / variant / str(seed)
+
+
+def generator_path(root: Path, variant: str, seed: int) -> Path:
+    return model_dir(root, variant, seed) / GENERATOR_FILE
 
 
 def checkpoint_path(root: Path, variant: str, seed: int) -> Path:

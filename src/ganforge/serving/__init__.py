@@ -1,0 +1,1 @@
+"""Using trained models: batch generation, latent tools, the HTTP API, the model registry."""

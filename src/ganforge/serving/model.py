@@ -1,0 +1,193 @@
+"""A trained run ready to use: what it makes (images, 2-D points or translations, as its
+system says), one latent per seed, truncation, and outputs that do not depend on the batch
+size they were computed in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.errors import ConfigError
+from ganforge.images import fit_images, to_channels, to_uint8
+from ganforge.sampling import generate
+from ganforge.systems.translation import DIRECTIONS, translate
+from ganforge.trained import TrainedRun
+
+SEED_MAX = 2**32 - 1
+TRUNCATION_RANGE = (0.0, 1.0)
+
+
+def seed_latents(seeds: Sequence[int], dim: int) -> torch.Tensor:
+    """One N(0, I) latent per seed, each from its own random generator, so a seed's latent is
+    the same whichever seeds are drawn beside it."""
+    if not len(seeds):
+        return torch.empty(0, dim)
+    return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+
+
+def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
+    """The truncation trick as scaling toward the prior's mean (0): z·ψ. ψ = 1 leaves z
+    as drawn; smaller ψ trades variety for typical samples."""
+    lo, hi = TRUNCATION_RANGE
+    if not lo <= psi <= hi:
+        raise ConfigError(f"truncation must be in [{lo}, {hi}], got {psi}")
+    return z * psi
+
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    for s in seeds:
+        if not 0 <= int(s) <= SEED_MAX:
+            raise ConfigError(f"latent seed {s} is out of range 0..{SEED_MAX}")
+
+
+@dataclass
+class ServedModel:
+    """One run of a variant (`name`, run `seed`) and what the tools need to know about it."""
+
+    name: str
+    seed: int
+    trained: TrainedRun
+    dataset: str
+    stand_in: bool
+    stand_in_for: str | None = None
+    scores: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def produces(self) -> str:
+        return self.trained.kind.produces(self.trained.spec)
+
+    @property
+    def shape(self) -> dict[str, Any]:
+        return dict(self.trained.spec.get("shape", {}))
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.trained.variant.model.latent_dim) if self.produces != "translations" else 0
+
+    @property
+    def class_names(self) -> list[str]:
+        classes = int(self.shape.get("classes", 0) or 0)
+        names = list(self.trained.spec.get("class_names", []))
+        return names[:classes] if len(names) >= classes else [str(i) for i in range(classes)]
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.class_names)
+
+    @property
+    def image_size(self) -> int | None:
+        size = self.shape.get("size") or self.trained.spec.get("size")
+        return int(size) if size else None
+
+    @property
+    def directions(self) -> list[str]:
+        return list(self.trained.kind.routes(self.trained.variant))
+
+    @property
+    def copies(self) -> list[str]:
+        """The saved copies of its generators: "ema" first where there is one, then "raw"."""
+        return sorted(self.trained.nets, key=lambda w: w != "ema")
+
+    def describe(self) -> dict[str, Any]:
+        """What `GET /models` and the sidecars say about it."""
+        return {
+            "variant": self.name,
+            "run_seed": self.seed,
+            "source": self.source,
+            "system": self.trained.variant.kind,
+            "produces": self.produces,
+            "dataset": self.dataset,
+            "stand_in": self.stand_in,
+            "stand_in_for": self.stand_in_for,
+            "image_size": self.image_size,
+            "latent_dim": self.latent_dim,
+            "conditional": self.conditional,
+            "class_names": self.class_names,
+            "directions": self.directions,
+            "generators": self.copies,
+            "steps": self.trained.info.get("steps"),
+            "scores": self.scores,
+        }
+
+    def _net(self, which: str, name: str) -> nn.Module:
+        if which not in self.trained.nets:
+            raise ConfigError(f"{self.name} has no {which!r} generator; it has {', '.join(self.copies)}")
+        return self.trained.nets[which][name]
+
+    def class_index(self, label: int | str | None) -> int | None:
+        """A class given by index or name, checked against the model's classes."""
+        if label is None or label == "":
+            if self.conditional:
+                raise ConfigError(f"{self.name} is conditional: give a class ({', '.join(self.class_names)})")
+            return None
+        if not self.conditional:
+            raise ConfigError(f"{self.name} is not conditional: it takes no class")
+        names = self.class_names
+        if isinstance(label, str) and not label.lstrip("-").isdigit():
+            if label not in names:
+                raise ConfigError(
+                    f"unknown class {label!r} of {self.name}; known classes: {', '.join(names)}"
+                )
+            return names.index(label)
+        index = int(label)
+        if not 0 <= index < len(names):
+            raise ConfigError(f"class {index} is out of range 0..{len(names) - 1} for {self.name}")
+        return index
+
+    def latents(self, seeds: Sequence[int], truncation: float = 1.0) -> torch.Tensor:
+        self._needs_latents()
+        check_seeds(seeds)
+        return truncate(seed_latents(seeds, self.latent_dim), truncation)
+
+    def _needs_latents(self) -> None:
+        if self.produces == "translations":
+            raise ConfigError(f"{self.name} translates images: use translate, not generate")
+
+    def decode(
+        self, z: torch.Tensor, label: int | None = None, which: str = "ema", batch_size: int = 64
+    ) -> torch.Tensor:
+        """The generator's output for latents z (uint8 images, or float points), one batch of
+        at most `batch_size` at a time."""
+        self._needs_latents()
+        g = self._net(which if which in self.trained.nets else self.copies[0], "generator")
+        labels = torch.full((len(z),), label, dtype=torch.long) if label is not None else None
+        out = generate(g, z, labels, batch_size)  # type: ignore[arg-type]
+        return out if self.produces == "points" else to_uint8(out)
+
+    def stream(
+        self,
+        seeds: Sequence[int],
+        label: int | None = None,
+        truncation: float = 1.0,
+        which: str = "ema",
+        batch_size: int = 64,
+    ) -> Iterator[tuple[list[int], torch.Tensor]]:
+        """(seeds, outputs) a batch at a time: memory stays bounded for any number of seeds."""
+        check_seeds(seeds)
+        for i in range(0, len(seeds), batch_size):
+            chunk = [int(s) for s in seeds[i : i + batch_size]]
+            yield chunk, self.decode(self.latents(chunk, truncation), label, which, batch_size)
+
+    def translate(
+        self, images: torch.Tensor, direction: str | None = None, which: str = "ema"
+    ) -> torch.Tensor:
+        """uint8 N×C×H×W images of the source domain → uint8 translations at the model's size."""
+        routes = self.trained.kind.routes(self.trained.variant)
+        if not routes:
+            raise ConfigError(f"{self.name} does not translate images: use generate")
+        direction = direction or next(iter(routes))
+        if direction not in routes:
+            raise ConfigError(f"{self.name} translates {', '.join(routes)}, not {direction!r}")
+        src = DIRECTIONS[direction][0]
+        spec = self.trained.spec
+        inputs = to_channels(fit_images(images, int(spec["size"])), int(spec["model_channels"][src]))
+        return translate(
+            self._net(which if which in self.trained.nets else self.copies[0], routes[direction][0]),
+            inputs,
+            inputs.shape[1],
+        )
