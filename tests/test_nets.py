@@ -131,3 +131,21 @@ def test_arch_for_the_wrong_kind_of_data():
         build_generator(dcgan(), DataShape("points", dim=2))
     with pytest.raises(ConfigError, match="power-of-two"):
         build_discriminator(dcgan(), DataShape("images", 1, 28))
+
+
+@pytest.mark.parametrize(("arch", "classes"), [("dcgan", 0), ("dcgan", 10), ("mlp", 0)])
+def test_packing_judges_packs_of_samples_for_dense_and_convolutional_discriminators(arch, classes):
+    """PacGAN: one logit per pack of `pack` consecutive samples, and each depends on every
+    sample of its pack (the DCGAN stacks a pack as channels)."""
+    shape = DataShape("images", channels=1, size=32, classes=classes)
+    d = build_discriminator(ModelConfig(16, NetConfig(arch, 8), NetConfig(arch, 8, pack=4)), shape).eval()
+    x = torch.randn(8, 1, 32, 32)
+    labels = torch.arange(8) % classes if classes else None
+    out = d(x, labels)
+    assert out.shape == (2,)
+    moved = x.clone()
+    moved[3] += 1.0  # the last sample of the first pack
+    again = d(moved, labels)
+    assert again[0] != out[0] and again[1] == out[1]
+    with pytest.raises(ValueError, match="packs of 4"):
+        d(x[:6], labels[:6] if labels is not None else None)

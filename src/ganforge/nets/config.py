@@ -34,8 +34,9 @@ class NetConfig:
     `embedding_dim`, or, discriminators only, `projection`: a class embedding dotted with the
     features, added to the logit), `spectral_norm` on every layer, minibatch discrimination before a
     discriminator's head (`minibatch_kernels` B > 0 kernels of `minibatch_dims` C), and
-    packing (PacGAN: a dense discriminator judges `pack` samples at once, all real or all
-    generated). Image-to-image nets: `width` is the base channel count (ngf/ndf), `norm`
+    packing (PacGAN: the discriminator judges `pack` samples at once, all real or all
+    generated; concatenated for the dense nets, stacked as channels for the DCGAN one).
+    Image-to-image nets: `width` is the base channel count (ngf/ndf), `norm`
     may also be `instance`, `dropout` is the U-Net decoder's (its noise source) and the ResNet
     blocks', `layers` the PatchGAN's strided layers (None: the most whose receptive field fits
     the image) and `blocks` the ResNet generator's residual blocks (None: by image size)."""

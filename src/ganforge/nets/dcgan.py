@@ -58,15 +58,15 @@ class DCGANGenerator(Generator):
 
 class DCGANDiscriminator(Discriminator):
     """size×size → … → 4×4 features, doubling the channels at each step; the head is the
-    4×4 convolution to one logit (a linear layer on the flattened features)."""
+    4×4 convolution to one logit (a linear layer on the flattened features). With packing,
+    `pack` consecutive samples (with their label planes) are stacked as channels of one input,
+    as PacGAN feeds its convolutional discriminators: one logit per pack."""
 
     convolutional = True
 
     def __init__(self, shape: DataShape, cfg: NetConfig) -> None:
         require_kind("dcgan", shape, "images", "use arch toy for points")
         super().__init__(shape, cfg)
-        if cfg.pack > 1:
-            raise ConfigError("packing (PacGAN) is implemented for the mlp and toy discriminators")
         if cfg.noise > 0:
             raise ConfigError("input noise (`noise`) is implemented for the mlp and toy discriminators")
         stages = check_image_size(shape.size)
@@ -80,8 +80,8 @@ class DCGANDiscriminator(Discriminator):
             else:  # one-hot → one constant plane per class
                 label_channels = self.label.dim
         channels = cfg.width
-        layers: list[nn.Module] = [
-            nn.Conv2d(shape.channels + label_channels, channels, 4, 2, 1, bias=False),
+        layers: list[nn.Module] = [  # a pack of samples (PacGAN) enters as one stack of channels
+            nn.Conv2d(cfg.pack * (shape.channels + label_channels), channels, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, True),
         ]
         size = conv_out(shape.size, 4, 2, 1)
@@ -111,4 +111,9 @@ class DCGANDiscriminator(Discriminator):
                 else vec.view(n, -1, 1, 1).expand(-1, -1, h, w)
             )
             x = torch.cat([x, plane], dim=1)
+        pack = self.cfg.pack
+        if pack > 1:
+            if x.shape[0] % pack:
+                raise ValueError(f"a batch of {x.shape[0]} does not split into packs of {pack}")
+            x = x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])
         return self.net(x).flatten(1)
