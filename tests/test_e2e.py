@@ -334,7 +334,11 @@ def test_an_attribute_vector_raises_the_classifier_rate_of_its_class(smoke, tmp_
     vec = json.loads((tmp_path / "vector.json").read_text())
     assert vec["labelled"] == int(counts[label]) and vec["built_from"] == 2000
     assert vec["rate_after"] > vec["rate_before"] + 0.05, vec
-    assert len(vec["vector"]) == model.latent_dim and (tmp_path / "strip.png").is_file() and "moved by 2" in out.stdout
+    assert (
+        len(vec["vector"]) == model.latent_dim
+        and (tmp_path / "strip.png").is_file()
+        and "moved by 2" in out.stdout
+    )
 
 
 def test_dataset_params_invalidate_only_their_stages(smoke):
