@@ -321,6 +321,9 @@ def test_an_attribute_vector_raises_the_classifier_rate_of_its_class(smoke, tmp_
     """On the smoke gan_mnist (a few hundred steps on the test's striped digits), for the class
     its samples show most often short of a majority: adding the vector makes the domain
     classifier name that class more often on seeds the vector was not built from."""
+    from fastapi.testclient import TestClient
+
+    from ganforge.serving.api import ServeSettings, create_app
     from ganforge.serving.catalog import Catalog
     from ganforge.serving.tools import domain_classifier
 
@@ -334,6 +337,10 @@ def test_an_attribute_vector_raises_the_classifier_rate_of_its_class(smoke, tmp_
     vec = json.loads((tmp_path / "vector.json").read_text())
     assert vec["labelled"] == int(counts[label]) and vec["built_from"] == 2000
     assert vec["rate_after"] > vec["rate_before"] + 0.05, vec
+    api = TestClient(create_app(ServeSettings(project=project)))
+    answer = api.post("/atvec", json={"model": "gan_mnist", "class": label, "scale": 2, "seeds": [0, 1]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rate_before"] == vec["rate_before"] and answer.json()["strip_png"]
     assert (
         len(vec["vector"]) == model.latent_dim
         and (tmp_path / "strip.png").is_file()

@@ -227,6 +227,19 @@ def test_generate_formats(client):
     assert np.array(r.json()["points"]).shape == (2, 2)
 
 
+def test_interpolate_answers_with_a_strip_and_an_analogy_grid(client):
+    strip = client.post("/interpolate", json={"model": "gan_mnist", "seeds": [1, 2, 3], "steps": 4})
+    grid = client.post(
+        "/interpolate",
+        json={"model": "cgan_mnist", "seeds": [1, 2, 3], "steps": 4, "mode": "analogy", "class": 2},
+    )
+    assert strip.status_code == grid.status_code == 200
+    w, h = Image.open(io.BytesIO(strip.content)).size
+    assert 1.8 * h < w < 2.2 * h  # two legs of 4 images: 2 rows of 4
+    gw, gh = Image.open(io.BytesIO(grid.content)).size
+    assert gw == gh  # 4 × 4
+
+
 def test_translate_answers_for_every_translation_model(client):
     for name in ("pix2pix_edges2emoji64", "cyclegan_mnist2color"):
         r = client.post("/translate", data={"model": name}, files={"file": ("x.png", png(), "image/png")})

@@ -137,6 +137,7 @@ class Service:
         self.catalog = catalog or open_catalog(settings.project, settings.cache_size)
         self.gate = threading.BoundedSemaphore(settings.workers)
         self.vectors: OrderedDict[tuple[str, int, int], AttributeVector] = OrderedDict()
+        self.vectors_lock = threading.Lock()
 
     @contextmanager
     def compute(self) -> Iterator[None]:
@@ -153,15 +154,18 @@ class Service:
     def vector(self, model: ServedModel, index: int, name: str) -> AttributeVector:
         key = (model.name, model.seed, index)
         check_attribute_model(model)
-        if key not in self.vectors:
-            classify = domain_classifier(self.settings.project, model.dataset)
-            vec = attribute_vector(
-                model, classify, index, name, self.settings.atvec_samples, check=self.settings.atvec_check
-            )
+        with self.vectors_lock:
+            if key in self.vectors:
+                return self.vectors[key]
+        classify = domain_classifier(self.settings.project, model.dataset)
+        vec = attribute_vector(
+            model, classify, index, name, self.settings.atvec_samples, check=self.settings.atvec_check
+        )
+        with self.vectors_lock:
             self.vectors[key] = vec
             while len(self.vectors) > 32:
                 self.vectors.popitem(last=False)
-        return self.vectors[key]
+        return vec
 
 
 def png_response(images: torch.Tensor, per_row: int, headers: dict[str, str] | None = None) -> Response:

@@ -239,8 +239,8 @@ def interpolation_image(
     truncation: float = 1.0,
     which: str = "ema",
 ) -> tuple[torch.Tensor, int]:
-    """The images along a chain through `seeds` (or, with three seeds a, b, c and mode
-    "analogy", the analogy grid of side `steps`), and how many go in a row."""
+    """The images along a chain through `seeds`, a row per leg (or, with three seeds a, b, c
+    and mode "analogy", the analogy grid of side `steps`), and how many go in a row."""
     if model.produces != "images":
         raise ConfigError(f"{model.name} makes {model.produces}: interpolation draws images")
     ends = model.latents(seeds, truncation)
@@ -248,7 +248,9 @@ def interpolation_image(
         if len(seeds) != 3:
             raise ConfigError("an analogy grid takes three seeds a, b, c (a is to b as c is to ?)")
         return model.decode(analogy_grid(ends[0], ends[1], ends[2], steps), label, which), steps
-    return model.decode(chain(ends, steps, mode), label, which), steps
+    path = model.decode(chain(ends, steps, mode), label, which)
+    legs = [path[i * (steps - 1) : i * (steps - 1) + steps] for i in range(len(seeds) - 1)]
+    return torch.cat(legs), steps  # one row per leg (each joint ends one row and starts the next)
 
 
 def write_png(images: torch.Tensor, per_row: int, path: Path) -> Path:
