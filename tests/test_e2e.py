@@ -5,6 +5,7 @@ One pipeline run is shared by the tests of this module."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -244,10 +245,17 @@ def test_comparison_and_report(smoke):
     assert {"samples_edges2emoji64.png", "samples_mnist2color.png"} <= figures
 
 
+_OPENED = itertools.count()
+
+
 def mlflow_runs(project: Path) -> tuple[Any, Any, list[Any]]:
+    """A client on the project's store and its runs. MLflow keeps one SQLAlchemy store per URI
+    in a process, whose pooled connections outlive a deleted mlflow.db (a test deletes it and
+    DVC's processes make a new one), so each call spells the path anew (`…/./mlflow.db`)."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    uri = f"sqlite:///{project}/{'./' * next(_OPENED)}mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     exp = client.get_experiment_by_name("ganforge")
     return client, exp, client.search_runs([exp.experiment_id], max_results=1000)
 
@@ -388,6 +396,35 @@ def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     configs = project / "data" / "configs"
     assert json.loads((configs / "cdcgan_mnist.json").read_text())["train"]["lr"] == 0.0003
     assert json.loads((configs / "gan_mnist.json").read_text())["train"]["lr"] == 0.0004  # its own lr wins
+
+
+def test_queued_experiments_run_two_at_a_time_into_one_mlflow_store(smoke):
+    """`dvc exp run --queue` twice and `dvc queue start -j 2`: both succeed side by side,
+    write their runs into the parent project's SQLite store without lock errors, and every
+    run and registered version is tagged with its experiment's name."""
+    project, env, _ = smoke
+    names = {"ring-lr-5e-4": "0.0005", "ring-lr-2e-3": "0.002"}
+    for name, lr in names.items():
+        run(["dvc", "exp", "run", "--queue", *SMOKE, "-S", f"variants.gan_ring.train.lr={lr}", "-n", name],
+            project, env)  # fmt: skip
+    run(["dvc", "queue", "start", "-j", "2"], project, env)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], project, env).stdout
+        done = [line for line in status.splitlines() if any(n in line for n in names)]
+        if len(done) == 2 and all(("Success" in line or "Failed" in line) for line in done):
+            break
+        time.sleep(3)
+    assert all("Success" in line for line in done), status
+    logs = "".join(run(["dvc", "queue", "logs", n], project, env).stdout for n in names)
+    assert "locked" not in logs.lower() and logs.count("MLflow in step") == 2
+    client, _, runs = mlflow_runs(project)
+    ring = {r.data.tags.get("dvc_experiment") for r in runs if r.data.tags.get("variant") == "gan_ring"}
+    assert set(names) <= ring
+    queued = [r for r in runs if r.data.tags.get("dvc_experiment") in names]
+    assert len(queued) == 2 * (len(VARIANTS) + 1)  # every run of each experiment, and its comparison
+    versions = client.search_model_versions("name='gan_ring'")
+    assert set(names) <= {v.tags.get("dvc_experiment") for v in versions}
 
 
 def test_a_folder_remote_gives_a_fresh_clone_everything_but_the_mlflow_mirror(smoke, tmp_path):

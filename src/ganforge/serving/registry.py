@@ -16,6 +16,7 @@ from typing import Any
 
 from ganforge.io import sha256_file
 from ganforge.mirror import EXPERIMENT_TAG, FINGERPRINT_TAG, RECORD_TAG, WORKSPACE, Mirrored
+from ganforge.tracking import store_lock
 
 MODEL_FOLDER = "registered_generator"
 LOADER_MODULE = "ganforge.serving.pyfunc"  # reads the file with weights_only=True
@@ -69,6 +70,12 @@ def register_runs(uri: str, wanted: Sequence[Registration]) -> RegistryReport:
     experiment and the generator's checksum)."""
     client = _client(uri)
     report = RegistryReport()
+    with store_lock(uri):  # queued experiments' track stages register side by side
+        _register(client, wanted, report)
+    return report
+
+
+def _register(client: Any, wanted: Sequence[Registration], report: RegistryReport) -> None:
     known: dict[str, set[tuple[str, str, str]]] = {}
     for reg in wanted:
         if reg.name not in known:
@@ -87,7 +94,6 @@ def register_runs(uri: str, wanted: Sequence[Registration]) -> RegistryReport:
         )
         known[reg.name].add(identity)
         report.registered += 1
-    return report
 
 
 def _versions(client: Any, name: str) -> set[tuple[str, str, str]]:
