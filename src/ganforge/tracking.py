@@ -106,9 +106,8 @@ def artifact_root(uri: str) -> str | None:
 
 
 @contextlib.contextmanager
-def store_lock(uri: str) -> Iterator[None]:
-    """Serialise writes that must not interleave between processes (SQLite stores only): the
-    creation of the schema, and registry versions, whose numbers are taken as max + 1."""
+def _store_lock(uri: str) -> Iterator[None]:
+    """Serialise store creation between processes (SQLite stores only)."""
     if not uri.startswith("sqlite:///"):
         yield
         return
@@ -129,7 +128,7 @@ EXPERIMENT_KIND = "custom_model_development"  # the UI opens such an experiment 
 def open_experiment(client: Any, uri: str, name: str) -> str:
     """The id of experiment `name` (created, or restored if it was deleted), tagged as model
     development so the MLflow UI opens it on its runs table."""
-    with store_lock(uri):  # the first client call creates the schema
+    with _store_lock(uri):  # the first client call creates the schema
         exp = client.get_experiment_by_name(name)
         if exp is None:
             return str(

@@ -16,7 +16,7 @@ from typing import Any
 
 from ganforge.io import sha256_file
 from ganforge.mirror import EXPERIMENT_TAG, FINGERPRINT_TAG, RECORD_TAG, WORKSPACE, Mirrored
-from ganforge.tracking import store_lock
+from ganforge.tracking import _store_lock as store_lock  # the store file lock (tracking.py)
 
 MODEL_FOLDER = "registered_generator"
 LOADER_MODULE = "ganforge.serving.pyfunc"  # reads the file with weights_only=True
