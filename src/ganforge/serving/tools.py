@@ -96,13 +96,10 @@ def generate_files(
     model.latents(seeds[:1], truncation)  # checks seeds, ψ and the kind before any file is written
     model.class_index(label)
     out.mkdir(parents=True, exist_ok=True)
-    files: list[str] = []
     unit = "img" if produces == "images" else "pt"
     bar = tqdm(total=len(seeds), unit=unit, disable=None if progress else True)  # None: off when not a tty
-    if produces == "images":
-        files = _images(model, seeds, out, fmt, label, truncation, which, batch_size, bar)
-    else:
-        files = _points(model, seeds, out, fmt, label, truncation, which, batch_size, bar)
+    write = _images if produces == "images" else _points
+    files = write(model, seeds, out, fmt, label, truncation, which, batch_size, bar)
     bar.close()
     meta = sidecar(
         model,
