@@ -10,6 +10,15 @@ median time is reported. One line per measurement is printed, and last one JSON 
 `frechet_speedup_vs_pytorch_fid` is pytorch-fid's time / ganforge's (above 1: ganforge is
 faster) and `frechet_abs_diff` the absolute difference of the two values.
 
+Extraction runs ganforge's route (batch norm folded into the convolutions, channels_last,
+inference mode, in-memory uint8 batches of its own size) against pytorch-fid's CLI on PNG
+files at its default batch size, and the same route in bf16 autocast: `bf16_fid_rel_change`
+is how far bf16 moves the distance from fp32 with random Inception weights (a bound on the
+numerical error only: the real weights cannot be fetched here). With `--project` (a project
+whose quick run finished), the domain classifiers' Fréchet distances between real images and
+a variant's samples are measured in both precisions too (`domain_bf16_fd_rel_change`); bf16 is
+admitted for a route only where every such change stays below 0.5%.
+
 Both implementations spend their time in LAPACK. On a machine shared with other work,
 OpenBLAS's worker threads can stall for seconds at a time and make both timings several times
 longer and erratic; pin them (OPENBLAS_NUM_THREADS=1) for stable numbers.
@@ -27,11 +36,13 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pytorch_fid.fid_score import calculate_frechet_distance
 
+from ganforge.metrics.features import Route
 from ganforge.metrics.frechet import FeatureStats, feature_stats, frechet_from_stats
 
 DIMS = 2048
@@ -95,6 +106,7 @@ def _random_fid_inception_state() -> dict[str, Any]:
     """Randomly initialised weights in the FID Inception's exact layout: the real weights
     cannot be fetched offline, and timing does not depend on their values."""
     import pytorch_fid.inception as pfi
+    import torch
 
     net = pfi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
     net.Mixed_5b, net.Mixed_5c = pfi.FIDInceptionA(192, 32), pfi.FIDInceptionA(256, 64)
@@ -102,6 +114,12 @@ def _random_fid_inception_state() -> dict[str, Any]:
     net.Mixed_6b, net.Mixed_6c = pfi.FIDInceptionC(768, 128), pfi.FIDInceptionC(768, 160)
     net.Mixed_6d, net.Mixed_6e = pfi.FIDInceptionC(768, 160), pfi.FIDInceptionC(768, 192)
     net.Mixed_7b, net.Mixed_7c = pfi.FIDInceptionE_1(1280), pfi.FIDInceptionE_2(2048)
+    generator = torch.Generator().manual_seed(0)
+    for module in net.modules():  # He-initialised, so activations keep their scale through
+        if isinstance(module, torch.nn.Conv2d):  # the 94 layers (default init shrinks them to ~1e-8)
+            fan_in = module.weight[0].numel()
+            with torch.no_grad():
+                module.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=generator)
     return net.state_dict()
 
 
@@ -118,7 +136,7 @@ def extraction_benchmark(images: int, batch: int, seed: int) -> dict[str, Any]:
     import torch
     from PIL import Image
 
-    from ganforge.metrics.features import INCEPTION_FILE, load_inception
+    from ganforge.metrics.features import INCEPTION_FILE
 
     rng = np.random.default_rng(seed)
     sets = [rng.integers(0, 256, size=(images, 3, 32, 32), dtype=np.uint8) for _ in range(2)]
@@ -158,22 +176,69 @@ def extraction_benchmark(images: int, batch: int, seed: int) -> dict[str, Any]:
         theirs_s = time.perf_counter() - start
         theirs = float(out.stdout.strip().split()[-1])
         os.environ["TORCH_HOME"] = str(root)
-        start = time.perf_counter()
-        extractor = load_inception(download=False, verify=False)
-        extractor.batch_size = batch
-        stats = [feature_stats(extractor(torch.from_numpy(arr)).features) for arr in sets]
-        ours = frechet_from_stats(*stats)
-        ours_s = time.perf_counter() - start
+        ours, ours_s = ganforge_fid(sets, Route())
+        half, half_s = ganforge_fid(sets, Route(amp_dtype=torch.bfloat16))
+    rel = abs(half - ours) / abs(ours)
     print(f"features+FID of 2x{images} images: ganforge (in-memory) {ours:.4f} in {ours_s:.1f} s")
     print(f"features+FID of 2x{images} images: pytorch-fid CLI (PNG files) {theirs:.4f} in {theirs_s:.1f} s")
     print(f"extraction: speed-up {theirs_s / ours_s:.2f}x, |difference| {abs(ours - theirs):.3g}")
+    print(
+        f"extraction in bf16: {half:.4f} in {half_s:.1f} s "
+        f"(speed-up {theirs_s / half_s:.2f}x, FID moves {rel:.3%})"
+    )
     return {
         "extraction_speedup_vs_pytorch_fid_cli": round(theirs_s / ours_s, 3),
         "extraction_fid_abs_diff": abs(ours - theirs),
         "extraction_images_per_set": images,
         "extraction_ganforge_s": round(ours_s, 2),
         "extraction_pytorch_fid_s": round(theirs_s, 2),
+        "bf16_extraction_speedup_vs_pytorch_fid_cli": round(theirs_s / half_s, 3),
+        "bf16_fid_rel_change": rel,
     }
+
+
+def ganforge_fid(sets: list[np.ndarray], route: Any) -> tuple[float, float]:
+    """(FID, seconds) of ganforge's Inception route from in-memory uint8 arrays, weights load included."""
+    import torch
+
+    from ganforge.metrics.features import load_inception
+
+    start = time.perf_counter()
+    extractor = load_inception(download=False, verify=False)  # its own batch size and route
+    extractor.route = route
+    stats = [feature_stats(extractor(torch.from_numpy(arr)).features) for arr in sets]
+    return frechet_from_stats(*stats), time.perf_counter() - start
+
+
+def domain_benchmark(project: Path, count: int) -> dict[str, Any]:
+    """For each dataset of a finished quick run with a domain classifier: the Fréchet distance
+    of its real images to the first variant's seed-0 samples, in fp32 and in bf16."""
+    import torch
+
+    from ganforge.data.prepared import load_prepared
+    from ganforge.evaluation.common import load_domain_extractor
+    from ganforge.metrics.features import Route
+
+    changes: dict[str, float] = {}
+    for folder in sorted((project / "data" / "evaluators").glob("*/classifier.pt")):
+        dataset = folder.parent.name
+        samples = sorted(project.glob("data/samples/*/0.pt"))
+        chosen = [p for p in samples if torch.load(p, weights_only=True).get("dataset") == dataset]
+        if not chosen:
+            continue
+        fake = next(iter(torch.load(chosen[0], weights_only=True)["samples"].values()))[:count]
+        real = load_prepared(project / "data" / "prepared", dataset).images[:count]
+        values = []
+        for route in (Route(), Route(amp_dtype=torch.bfloat16)):
+            extractor = load_domain_extractor(folder, dataset, "cpu")
+            assert extractor is not None
+            extractor.route = route
+            stats = [feature_stats(extractor(x).features) for x in (real, fake)]
+            values.append(frechet_from_stats(*stats))
+        changes[f"{dataset} ({chosen[0].parent.name})"] = abs(values[1] - values[0]) / abs(values[0])
+        print(f"domain:{dataset} FD to {chosen[0].parent.name}: fp32 {values[0]:.4f}, bf16 {values[1]:.4f}")
+    worst = max(changes.values()) if changes else None
+    return {"domain_bf16_fd_rel_change": changes, "domain_bf16_fd_worst_rel_change": worst}
 
 
 def main() -> None:
@@ -182,7 +247,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed calls of each implementation")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=int, default=200, help="images per set for the extraction benchmark")
-    parser.add_argument("--batch", type=int, default=50, help="Inception batch size (both sides)")
+    parser.add_argument("--batch", type=int, default=50, help="pytorch-fid's batch size (its CLI default)")
+    parser.add_argument("--project", type=Path, default=None, help="a project with a finished quick run")
     args = parser.parse_args()
     results: dict[str, Any] = {
         "repeats": args.repeats,
@@ -191,6 +257,8 @@ def main() -> None:
     # Each measurement adds its own keys; a further one is one more update here.
     results.update(frechet_benchmark(args.count, args.repeats, args.seed))
     results.update(extraction_benchmark(args.images, args.batch, args.seed))
+    if args.project is not None:
+        results.update(domain_benchmark(args.project, 2000))
     print(json.dumps(results))
 
 

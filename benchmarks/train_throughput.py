@@ -8,7 +8,10 @@ architectures through `Trainer` + `GanSystem` (EMA on, as in the pipeline). Both
 over the same number of iterations after a warm-up; the last line printed is JSON with the
 images per second of each and ganforge / plain (above 1: ganforge is faster). `ratio`
 compares both in fp32; `ratio_default` times ganforge as a run gets it by default (`amp`
-"auto": bf16 autocast on CUDA, or on a CPU with native bf16), against the same fp32 loop.
+"auto": bf16 autocast on CUDA, or on a CPU with native bf16), against the same fp32 loop;
+`ratio_compiled` times ganforge with `train.compile` (torch.compile, inductor) at the default
+precision, after its warm-up, and `compile_seconds` is what the warm-up (the compilation)
+cost once: divide it by the per-step saving to see how many steps a run needs to gain.
 
     python benchmarks/train_throughput.py            # DCGAN 64x64 width 64 batch 64, and MLP
     python benchmarks/train_throughput.py --steps 50 --device cuda
@@ -179,10 +182,13 @@ def ganforge_loop(
     batch: int,
     device: torch.device,
     amp: str = "off",
+    compile_nets: bool = False,
+    warmups: list[float] | None = None,
 ) -> float:
     """The same architectures through ganforge's trainer; returns seconds for `steps` iterations
     (a warm-up run first, then a timed `Trainer.fit` on the warmed-up system). `amp` "off"
-    trains in fp32 like the reference; "auto" is what a run gets by default."""
+    trains in fp32 like the reference; "auto" is what a run gets by default. With
+    `compile_nets` the nets run through torch.compile; the warm-up's seconds go to `warmups`."""
     placement = resolve_placement(str(device), amp, amp, convolutional=model.generator.arch == "dcgan")
     random = RunRandom(0, placement.device)
     g, d = build_generator(model, shape), build_discriminator(model, shape)
@@ -191,9 +197,16 @@ def ganforge_loop(
         d.to(memory_format=torch.channels_last)
     cfg = TrainConfig(steps=steps, batch_size=batch, log_every=10_000, checkpoint_every=10_000)
     system = GanSystem(g, d, get_loss("ns"), cfg, placement.device, random.noise, placement.amp_dtype)
+    if compile_nets:
+        torch._dynamo.reset()  # every repeat pays its own compilation
+        system.wrap_nets(torch.compile)
     sampler = BatchSampler({"x": data}, batch, random.data, placement.device, placement.channels_last)
     warm = TrainConfig(steps=WARMUP, batch_size=batch, log_every=10_000, checkpoint_every=10_000)
+    began = time.perf_counter()
     Trainer(system, sampler, random, warm, "warm-up").fit()
+    _sync(device)
+    if warmups is not None:
+        warmups.append(time.perf_counter() - began)
     trainer = Trainer(system, sampler, random, cfg, "timed")
     _sync(device)
     start = time.perf_counter()
@@ -210,7 +223,9 @@ def _sync(device: torch.device) -> None:
 WARMUP = 3
 
 
-def bench(name: str, steps: int, batch: int, device: torch.device, repeats: int) -> dict[str, float]:
+def bench(
+    name: str, steps: int, batch: int, device: torch.device, repeats: int, compiled: bool = True
+) -> dict[str, float]:
     torch.manual_seed(0)
     if name == "dcgan64":
         shape = DataShape("images", 3, 64)
@@ -226,11 +241,19 @@ def bench(name: str, steps: int, batch: int, device: torch.device, repeats: int)
     uint8 = torch.randint(0, 256, (n, shape.channels, shape.size, shape.size), dtype=torch.uint8)
     floats = (uint8.float() / 127.5 - 1).to(device)
     auto = resolve_placement(str(device), "auto", "auto", convolutional=name == "dcgan64").precision
-    plain_times, ours_times, auto_times = [], [], []
-    for _ in range(repeats):  # interleaved, so a slow spell of the machine hits all three
+    plain_times, ours_times, auto_times, compiled_times = [], [], [], []
+    eager_warmups: list[float] = []
+    compile_warmups: list[float] = []
+    for _ in range(repeats):  # interleaved, so a slow spell of the machine hits all of them
         plain_times.append(plain_loop(plain_g, plain_d, floats, steps, batch, 100, device))
         ours_times.append(ganforge_loop(shape, model, uint8, steps, batch, device))
-        auto_times.append(ganforge_loop(shape, model, uint8, steps, batch, device, "auto"))
+        auto_times.append(
+            ganforge_loop(shape, model, uint8, steps, batch, device, "auto", False, eager_warmups)
+        )
+        if compiled:
+            compiled_times.append(
+                ganforge_loop(shape, model, uint8, steps, batch, device, "auto", True, compile_warmups)
+            )
     plain_ips = steps * batch / statistics.median(plain_times)
     ours_ips = steps * batch / statistics.median(ours_times)
     auto_ips = steps * batch / statistics.median(auto_times)
@@ -239,6 +262,23 @@ def bench(name: str, steps: int, batch: int, device: torch.device, repeats: int)
         f"(ratio {ours_ips / plain_ips:.3f}), ganforge default ({auto}) {auto_ips:.1f} img/s "
         f"(ratio {auto_ips / plain_ips:.3f})"
     )
+    extra: dict[str, float] = {}
+    if compiled:
+        compiled_ips = steps * batch / statistics.median(compiled_times)
+        compile_s = statistics.median(compile_warmups) - statistics.median(eager_warmups)
+        saved = steps / auto_ips * batch - steps / compiled_ips * batch  # seconds saved per `steps`
+        extra = {
+            "ganforge_compiled_images_per_s": round(compiled_ips, 2),
+            "ratio_compiled": round(compiled_ips / plain_ips, 4),
+            "compiled_vs_default": round(compiled_ips / auto_ips, 4),
+            "compile_seconds": round(compile_s, 2),
+            "steps_to_pay_back": round(compile_s / (saved / steps)) if saved > 0 else None,
+        }
+        print(
+            f"{name}: ganforge compiled ({auto}) {compiled_ips:.1f} img/s "
+            f"(ratio {compiled_ips / plain_ips:.3f}, "
+            f"{compiled_ips / auto_ips:.3f}× eager), compiling took {compile_s:.1f} s"
+        )
     return {
         "plain_images_per_s": round(plain_ips, 2),
         "ganforge_images_per_s": round(ours_ips, 2),
@@ -246,6 +286,7 @@ def bench(name: str, steps: int, batch: int, device: torch.device, repeats: int)
         "default_precision": auto,
         "ganforge_default_images_per_s": round(auto_ips, 2),
         "ratio_default": round(auto_ips / plain_ips, 4),
+        **extra,
         "repeats": repeats,
     }
 
@@ -259,6 +300,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", choices=["dcgan64", "mlp"], default=None)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timings; medians are compared")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile timing")
     args = parser.parse_args()
     device = torch.device(
         "cuda"
@@ -271,7 +313,7 @@ def main() -> None:
         results[name] = {
             "steps": steps,
             "batch": args.batch,
-            **bench(name, steps, args.batch, device, args.repeats),
+            **bench(name, steps, args.batch, device, args.repeats, not args.no_compile),
         }
     print(json.dumps(results))
 

@@ -6,23 +6,44 @@ checkpoint lives in `data/checkpoints/` (outside the outs, which DVC deletes bef
 an interrupted `dvc repro` resumes each seed where it stopped, and a seed that had finished
 is only written out again (its checkpoint is at its last step), so caching and resume stay
 per seed while a variant pays the process start-up once. With `tracking.live`, each run also
-logs to MLflow as it goes (the track stage mirrors every run into MLflow either way)."""
+logs to MLflow as it goes (the track stage mirrors every run into MLflow either way).
+
+With `distributed.nproc_per_node` × `distributed.nnodes` above 1, the stage starts itself again
+through `torch.distributed.run` (so `dvc repro` and `dvc exp run` work unchanged); each worker
+trains its shard of every global batch and rank 0 writes the outputs."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from ganforge.config import from_dict
 from ganforge.data.prepared import PreparedDataset, load_prepared
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.layout import CHECKPOINT_DIR, PREPARED_DIR, checkpoint_path, curves_path, model_dir
 from ganforge.tracking import NullTracker, Tracker
+from ganforge.train.device import resolve_placement
+from ganforge.train.distributed import (
+    DistributedConfig,
+    Group,
+    check_plan,
+    launch_command,
+    launched,
+    process_group,
+)
 from ganforge.train.run import RunPaths, run_fingerprint, train_run
 from ganforge.variants import Variant
 from pipeline.params import load_params, run_seeds
 from pipeline.resolved import load_variant
+
+
+class DistributedRunError(GanforgeError):
+    """The workers of a distributed run did not all finish."""
 
 
 def live_tracker(variant: Variant, seed: int, data: PreparedDataset, paths: RunPaths, root: Path) -> Tracker:
@@ -55,19 +76,65 @@ def live_tracker(variant: Variant, seed: int, data: PreparedDataset, paths: RunP
     return tracker
 
 
+def distributed_config(params: dict[str, Any]) -> DistributedConfig:
+    """The `distributed:` block (one process when it is absent)."""
+    return from_dict(DistributedConfig, params.get("distributed"), "distributed")
+
+
 def train_variant(name: str, root: Path, seed: int | None = None) -> list[str]:
     """Train (or resume) every seed of the profile, or the one given; a line per seed."""
     params = load_params(root)
     seeds = run_seeds(params) if seed is None else [seed]
     if not seeds:
         raise ConfigError("params.yaml: run.seeds is empty")
+    options = distributed_config(params)
     variant = load_variant(root, name)
     data = load_prepared(root / PREPARED_DIR, variant.dataset)
-    return [train(variant, s, data, root) for s in seeds]
+    if options.world_size == 1:
+        return [train(variant, s, data, root) for s in seeds]
+    cfg = variant.train
+    device = resolve_placement(cfg.device, cfg.amp, cfg.channels_last, convolutional=False).device
+    if not launched():
+        check_plan(options, {name: cfg.batch_size}, device)
+        return launch(options, name, seeds, seed, root)
+    with process_group(options, device) as group:
+        for s in seeds:
+            train(variant, s, data, root, group)
+    return []  # the launcher reports, from what rank 0 wrote
 
 
-def train(variant: Variant, seed: int, data: PreparedDataset, root: Path) -> str:
-    """Train (or resume) one run; return a one-line summary."""
+def launch(
+    options: DistributedConfig, name: str, seeds: list[int], seed: int | None, root: Path
+) -> list[str]:
+    """Run this stage again as `options.world_size` workers through torch.distributed.run;
+    a line per seed, read back from what rank 0 wrote."""
+    args = ["pipeline", "train", name, *(["--seed", str(seed)] if seed is not None else [])]
+    code = subprocess.run(launch_command(options, args), cwd=root, check=False).returncode
+    if code != 0:
+        raise DistributedRunError(
+            f"distributed training of {name} failed (exit {code}) on {options.world_size} processes: "
+            f"the workers' errors are above"
+        )
+    if options.nnodes > 1 and not (model_dir(root, name, seeds[0]) / "train.json").is_file():
+        return [f"{name}: this node's workers finished (rank 0, on another node, writes the outputs)"]
+    return [
+        summary_line(name, json.loads((model_dir(root, name, s) / "train.json").read_text())) for s in seeds
+    ]
+
+
+def summary_line(name: str, summary: dict[str, Any]) -> str:
+    """One line about a finished run, from its summary."""
+    resumed = f", resumed at step {summary['resumed_from']}" if summary["resumed_from"] else ""
+    processes = summary.get("processes", 1)
+    on = f" × {processes} processes" if processes > 1 else ""
+    return (
+        f"trained {name} seed {summary['seed']}: {summary['steps']} steps in {summary['seconds']:.1f} s on "
+        f"{summary['device']}{on} ({summary['precision']}){resumed}"
+    )
+
+
+def train(variant: Variant, seed: int, data: PreparedDataset, root: Path, group: Group | None = None) -> str:
+    """Train (or resume) one run; return a one-line summary (empty on ranks other than 0)."""
     name = variant.name
     paths = RunPaths(
         checkpoint=checkpoint_path(root, name, seed),
@@ -75,15 +142,14 @@ def train(variant: Variant, seed: int, data: PreparedDataset, root: Path) -> str
         out_dir=model_dir(root, name, seed),
         curves=curves_path(root, name, seed),
     )
-    tracker = live_tracker(variant, seed, data, paths, root) if variant.live else NullTracker()
+    main = group is None or group.main
+    tracker = live_tracker(variant, seed, data, paths, root) if variant.live and main else NullTracker()
     try:
-        summary = train_run(variant, seed, data, paths, tracker, say=lambda m: typer.echo(m, err=True))
+        summary = train_run(
+            variant, seed, data, paths, tracker, say=lambda m: typer.echo(m, err=True), group=group
+        )
     except BaseException:
         tracker.close("KILLED")
         raise
     tracker.close()
-    resumed = f", resumed at step {summary['resumed_from']}" if summary["resumed_from"] else ""
-    return (
-        f"trained {name} seed {seed}: {summary['steps']} steps in {summary['seconds']:.1f} s on "
-        f"{summary['device']} ({summary['precision']}){resumed}"
-    )
+    return summary_line(name, summary) if summary is not None else ""

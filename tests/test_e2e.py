@@ -448,6 +448,46 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def layout(project: Path, variant: str) -> set[str]:
+    """The files a train stage writes (its DVC outputs and its curves)."""
+    folders = (project / "data" / "models" / variant, project / "reports" / "curves" / variant)
+    return {str(p.relative_to(project)) for folder in folders for p in folder.rglob("*") if p.is_file()}
+
+
+def test_two_processes_train_through_dvc_into_the_same_layout(smoke):
+    """`distributed.nproc_per_node: 2` is an execution option: no stage is invalidated by it;
+    a forced `dvc repro` of a train stage launches two gloo workers through
+    torch.distributed.run and writes exactly the files a single process writes."""
+    project, env, _ = smoke
+    variant, lock = "gan_ring", (project / "dvc.lock").read_text()
+    params = project / "params.yaml"
+    original = params.read_text()
+    single = layout(project, variant)
+    data = yaml.safe_load(original)
+    data["distributed"]["nproc_per_node"] = 2
+    params.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        status = json.loads(run(["dvc", "status", "--json"], project, env).stdout)
+        assert set(status) == {"track"}, status
+        summary_file = project / "data" / "models" / variant / "0" / "train.json"
+        # Its single-process checkpoint is at its last step: taken up on two processes, the
+        # run says it is no longer bitwise comparable.
+        out = run(["dvc", "repro", "-f", "-s", f"train@{variant}"], project, env).stdout
+        assert "× 2 processes" in out and "resumed at step" in out
+        summary = json.loads(summary_file.read_text())
+        assert summary["processes_by_session"] == [1, 2] and summary["bitwise_comparable"] is False
+        run(["rm", "-rf", str(project / "data" / "checkpoints" / variant)], project, env)
+        out = run(["dvc", "repro", "-f", "-s", f"train@{variant}"], project, env).stdout
+        assert f"trained {variant} seed 0" in out and "× 2 processes" in out and "resumed" not in out
+        assert layout(project, variant) == single
+        summary = json.loads(summary_file.read_text())
+        assert summary["processes"] == 2 and "bitwise_comparable" not in summary
+    finally:
+        params.write_text(original)
+        (project / "dvc.lock").write_text(lock)
+        run(["dvc", "checkout", "-f", f"train@{variant}"], project, env)
+
+
 RESUMED = {"gan_ring": 1500, "pix2pix_edges2emoji64": 120, "cyclegan_mnist2color": 60}
 
 
@@ -464,15 +504,28 @@ def longer_runs(smoke):
         ]
     run(["python", "-m", "pipeline", "params", *overrides], project, env)
     run(["dvc", "repro", "configure"], project, env)
-    return project, env
+    return project, env, overrides
 
 
-@pytest.mark.parametrize("variant", sorted(RESUMED))
-def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant):
+@pytest.mark.parametrize(("variant", "processes"), [*((v, 1) for v in sorted(RESUMED)), ("gan_ring", 2)])
+def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant, processes):
     """Killed at a random moment (SIGKILL to the whole `dvc repro`), `dvc repro` resumes
     from the working checkpoint and ends with bitwise the generators of a run never
-    interrupted: a GAN, pix2pix (dropout noise) and CycleGAN (pools, two samplers)."""
-    project, env = longer_runs
+    interrupted: a GAN, pix2pix (dropout noise) and CycleGAN (pools, two samplers), and the
+    GAN on two processes (whose workers die with their launcher)."""
+    project, env, overrides = longer_runs
+    if processes > 1:
+        run(["python", "-m", "pipeline", "params", *overrides, f"distributed.nproc_per_node={processes}"],
+            project, env)  # fmt: skip
+    try:
+        # The process count is no dependency: dvc.lock already holds this stage's
+        # single-process result from the case above, so force DVC to run the stage again.
+        _kill_and_resume(project, env, variant, ["-f"] if processes > 1 else [])
+    finally:
+        run(["python", "-m", "pipeline", "params", *overrides], project, env)
+
+
+def _kill_and_resume(project: Path, env: dict[str, str], variant: str, resume: list[str]) -> None:
     checkpoints = project / "data" / "checkpoints" / variant
     generator = project / "data" / "models" / variant / "0" / "generator.pt"
 
@@ -491,8 +544,12 @@ def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL and not generator.exists()
+    deadline = time.monotonic() + 10  # no worker outlives its launcher
+    while subprocess.run(["pgrep", "-f", f"pipeline train {variant}"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "a training worker survived the kill"
+        time.sleep(0.1)
 
-    out = run(["dvc", "repro", "-s", f"train@{variant}"], project, env)  # what a user types next
+    out = run(["dvc", "repro", *resume, "-s", f"train@{variant}"], project, env)  # what a user types next
     assert "resuming at step" in out.stdout + out.stderr
     resumed = _sha(generator)
 

@@ -10,17 +10,21 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.train.distributed import Shard
+
 
 def gradient_penalty(
     critic: Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,
     fake: torch.Tensor,
     generator: torch.Generator | None = None,
+    shard: Shard | None = None,
 ) -> torch.Tensor:
     """E[(||∇ D(x̂)||₂ - 1)²] on random interpolates x̂ = εx + (1-ε)G(z), ε ~ U[0, 1] per
     sample, the norm taken per sample over all its elements (Gulrajani et al.)."""
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+    shard = shard or Shard()
+    shape = (real.shape[0] * shard.world,) + (1,) * (real.dim() - 1)
+    eps = shard.take(torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype))
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()

@@ -17,6 +17,7 @@ from scipy import stats as st
 from ganforge.errors import ConfigError
 
 FEW_SEEDS = 5  # below this many seeds a bootstrap interval is rough, and the report says so
+POWER = 0.8  # the power at which the smallest detectable effect is stated
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Comparison:
     mwu_p_holm: float | None = None
     verdict: str = ""
     power_note: str = ""
+    min_detectable: float | None = None
+    """The smallest |mean A - mean B| that Welch's t at α would detect with 80% power, given
+    these seeds and their spread (None with fewer than 2 seeds per arm)."""
 
 
 def summarize(
@@ -97,6 +101,24 @@ def probability_of_improvement(a: Sequence[float], b: Sequence[float], higher_is
 def min_mwu_p(n_a: int, n_b: int) -> float:
     """The smallest two-sided exact Mann-Whitney p-value possible with these sample sizes."""
     return min(1.0, 2.0 / math.comb(n_a + n_b, n_a))
+
+
+def min_detectable_difference(
+    a: Sequence[float], b: Sequence[float], alpha: float, power: float = POWER
+) -> float | None:
+    """The difference of means that a two-sided Welch t-test at `alpha` would detect with
+    probability `power`, for arms of these sizes and sample spreads:
+    (t_{1-α/2} + t_power) · sqrt(s_a²/n_a + s_b²/n_b), on the Welch-Satterthwaite degrees of
+    freedom. None with fewer than 2 values in an arm."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(x) < 2 or len(y) < 2:
+        return None
+    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return 0.0
+    df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
+    return float((st.t.ppf(1 - alpha / 2, df) + st.t.ppf(power, df)) * se)
 
 
 def compare_pair(
@@ -152,28 +174,37 @@ def pairwise_table(
         raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
     chosen = list(pairs) if pairs is not None else list(itertools.combinations(arms, 2))
     compared = [compare_pair(a, arms[a], b, arms[b], higher_is_better) for a, b in chosen]
+    detectable = [min_detectable_difference(arms[a], arms[b], alpha) for a, b in chosen]
     welch_holm, mwu_holm = holm([c.welch_p for c in compared]), holm([c.mwu_p for c in compared])
     out = []
-    for c, wh, mh in zip(compared, welch_holm, mwu_holm, strict=True):
+    for c, wh, mh, mde in zip(compared, welch_holm, mwu_holm, detectable, strict=True):
         out.append(
             Comparison(
                 **{
                     **asdict(c),
                     "welch_p_holm": wh,
                     "mwu_p_holm": mh,
-                    "verdict": _verdict(c, wh, higher_is_better, alpha),
+                    "verdict": _verdict(c, wh, higher_is_better, alpha, mde),
                     "power_note": _power_note(c, alpha),
+                    "min_detectable": mde,
                 }
             )
         )
     return out
 
 
-def _verdict(c: Comparison, p_holm: float | None, higher_is_better: bool, alpha: float) -> str:
+def _verdict(
+    c: Comparison, p_holm: float | None, higher_is_better: bool, alpha: float, detectable: float | None
+) -> str:
     if p_holm is None:
         return "not tested (fewer than 2 seeds)"
     if p_holm >= alpha:
-        return f"no significant difference at α={alpha:g}"
+        reach = (
+            f"; these seeds detect only |Δ| ≥ {detectable:.3g} (80% power), Δ here {c.mean_a - c.mean_b:+.3g}"
+            if detectable is not None
+            else ""
+        )
+        return f"no significant difference at α={alpha:g}{reach}"
     a_better = (c.mean_a > c.mean_b) == higher_is_better
     return f"{c.a} better" if a_better else f"{c.b} better"
 

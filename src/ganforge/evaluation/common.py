@@ -12,7 +12,13 @@ from typing import Any
 import torch
 
 from ganforge.metrics.classifier import ClassifierConfig, load_classifier, save_classifier, train_classifier
-from ganforge.metrics.features import DomainExtractor, InceptionExtractor, Unavailable, load_inception
+from ganforge.metrics.features import (
+    DomainExtractor,
+    InceptionExtractor,
+    Unavailable,
+    extraction_route,
+    load_inception,
+)
 from ganforge.metrics.suite import EvalConfig
 
 REFERENCE_SEED = 1234  # which real examples form a reference
@@ -57,7 +63,8 @@ def train_domain_classifier(
     )
     size, channels = int(images.shape[-1]), int(images.shape[1])
     save_classifier(path, model, cfg, channels, class_names, size, result)
-    extractor = DomainExtractor(f"domain:{name}", model, size, channels, settings.device)
+    route = extraction_route(settings.device, settings.eval.extraction_precision)
+    extractor = DomainExtractor(f"domain:{name}", model, size, channels, settings.device, route=route)
     log(
         f"classifier {name}: held-out accuracy {result['heldout_accuracy']:.4f} "
         f"({result['heldout_examples']} images)"
@@ -67,22 +74,27 @@ def train_domain_classifier(
         "name": extractor.name,
         "dim": cfg.feature_dim,
         "classes": len(class_names),
+        "precision": route.precision,
         **result,
         "seconds": round(time.perf_counter() - start, 1),
     }
     return extractor, report
 
 
-def load_domain_extractor(path: Path, name: str, device: str) -> DomainExtractor | None:
+def load_domain_extractor(
+    path: Path, name: str, device: str, precision: str = "auto"
+) -> DomainExtractor | None:
     """A saved domain classifier as an extractor, or None when there is none."""
     if not path.is_file():
         return None
     model, info = load_classifier(path)
-    return DomainExtractor(f"domain:{name}", model, info["image_size"], info["channels"], device)
+    route = extraction_route(device, precision)
+    return DomainExtractor(f"domain:{name}", model, info["image_size"], info["channels"], device, route=route)
 
 
 def inception(settings: Settings, download: bool) -> InceptionExtractor | Unavailable:
-    return load_inception(settings.eval.inception_weights, download, device=settings.device)
+    route = extraction_route(settings.device, settings.eval.extraction_precision)
+    return load_inception(settings.eval.inception_weights, download, device=settings.device, route=route)
 
 
 def inception_report(extractor: InceptionExtractor) -> dict[str, Any]:
@@ -92,4 +104,5 @@ def inception_report(extractor: InceptionExtractor) -> dict[str, Any]:
         "dim": 2048,
         "weights": str(extractor.path),
         "weights_sha256": extractor.sha256,
+        "precision": extractor.route.precision,
     }

@@ -77,7 +77,9 @@ class ImageEvaluator(Evaluator):
     def load(cls, state: Mapping[str, Any], folder: Path, settings: Settings) -> ImageEvaluator:
         refs = {k: Reference.from_state(v) for k, v in state["references"].items()}
         extractors: dict[str, Any] = {}
-        domain = load_domain_extractor(folder / CLASSIFIER_FILE, state["dataset"], settings.device)
+        domain = load_domain_extractor(
+            folder / CLASSIFIER_FILE, state["dataset"], settings.device, settings.eval.extraction_precision
+        )
         if domain is not None:
             extractors["domain"] = domain
         if "inception" in refs:

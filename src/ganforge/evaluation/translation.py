@@ -120,7 +120,10 @@ class TranslationEvaluator(Evaluator):
         extractors: dict[str, Any] = {}
         for side in ("a", "b"):
             domain = load_domain_extractor(
-                folder / _classifier_file(side), f"{state['dataset']}.{side}", settings.device
+                folder / _classifier_file(side),
+                f"{state['dataset']}.{side}",
+                settings.device,
+                settings.eval.extraction_precision,
             )
             if domain is not None:
                 extractors[f"domain_{side}"] = domain

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -22,7 +22,9 @@ from ganforge.metrics.modes import circle_scores, class_coverage, conditional_ac
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """How samples are scored. `real_count` real examples form each reference."""
+    """How samples are scored. `real_count` real examples form each reference.
+    `extraction_precision` "auto" extracts features in bf16 where that is fast (see
+    `ganforge.metrics.features.Route`); "fp32" keeps fp32."""
 
     real_count: int = 5000
     kid_subsets: int = 100
@@ -34,6 +36,7 @@ class EvalConfig:
     inception_weights: str | None = None
     inception_download: bool = True
     device: str = "auto"
+    extraction_precision: Literal["auto", "fp32"] = "auto"
 
     def __post_init__(self) -> None:
         for name in ("real_count", "kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits"):

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ganforge.train.batches import Batch
+from ganforge.train.batches import Batch, BatchSampler
 from ganforge.train.config import TrainConfig
+from ganforge.train.distributed import Shard, no_sync
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class AdversarialSystem(ABC):
     optimizers: dict[str, torch.optim.Optimizer]
     probabilities: bool = True
     """Whether the logged d_real / d_fake are probabilities (for the failure-mode flags)."""
+    shard: Shard = Shard()
+    """This process's slice of every global draw (noise, augmentation) under data parallelism."""
+    _plain: dict[str, nn.Module] | None = None
 
     @abstractmethod
     def averaged(self) -> dict[str, nn.Module]:
@@ -51,6 +55,30 @@ class AdversarialSystem(ABC):
     def step(self, phase: str, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
         """One optimisation step of `phase`; detached losses (and, when `diagnose`,
         diagnostics) as device tensors: the caller decides when to synchronise."""
+
+    def wrap_nets(self, wrap: Callable[[nn.Module], nn.Module], shard: Shard | None = None) -> None:
+        """Run the nets through `wrap` (a DDP replica, a compiled module, or both), one
+        wrapper per net so G and D synchronise separately: every attribute holding one of
+        `modules` now holds its wrapper. With `shard` (data parallelism), every batch sampler
+        attribute and every global draw takes this process's slice. `modules` keeps the plain
+        nets (checkpoints, EMA, gradient norms), so the nets a system averages come from it."""
+        plain = {id(m): m for m in self.modules.values()}
+        wrapped: dict[int, nn.Module] = {}
+        self._plain = {}
+        for attr, value in list(vars(self).items()):
+            if isinstance(value, nn.Module) and id(value) in plain:
+                self._plain[attr] = value
+                setattr(self, attr, wrapped.setdefault(id(value), wrap(value)))
+            elif isinstance(value, BatchSampler) and shard is not None:
+                value.set_shard(shard)
+        if shard is not None:
+            self.shard = shard
+
+    def unwrap_nets(self) -> None:
+        """Put the plain nets back (after training, before anything runs them on one rank)."""
+        for attr, value in (self._plain or {}).items():
+            setattr(self, attr, value)
+        self._plain = None
 
     def extra_state(self) -> dict[str, Any]:
         """State beyond modules and optimizers that a checkpoint must keep (samplers, pools)."""
@@ -106,11 +134,15 @@ def grad_norm(*modules: nn.Module) -> torch.Tensor:
 @contextlib.contextmanager
 def frozen(*modules: nn.Module):  # type: ignore[no-untyped-def]
     """Gradients flow through the modules but not into their weights (a generator's step
-    through its discriminators)."""
+    through its discriminators). A DDP replica also runs under no_sync: it gets no gradients
+    to wait for."""
     for m in modules:
         m.requires_grad_(False)
     try:
-        yield
+        with contextlib.ExitStack() as stack:
+            for m in modules:
+                stack.enter_context(no_sync(m))
+            yield
     finally:
         for m in modules:
             m.requires_grad_(True)

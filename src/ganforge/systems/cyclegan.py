@@ -111,7 +111,7 @@ class CycleGanSystem(AdversarialSystem):
         self.domain_a: BatchSampler | None = None  # the trainer's sampler, for standing statistics
 
     def averaged(self) -> dict[str, nn.Module]:
-        return {"g_ab": self.g_ab, "g_ba": self.g_ba}
+        return {k: self.modules[k] for k in ("g_ab", "g_ba")}
 
     def phases(self) -> list[Phase]:
         # As the reference: the generators' step, then the discriminators' on the same images.
@@ -127,7 +127,9 @@ class CycleGanSystem(AdversarialSystem):
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         if not (self.options.jitter or self.options.flip):
             return images
-        return augment({"x": images}, self.options.jitter, self.options.flip, self.augmentation)["x"]
+        return augment({"x": images}, self.options.jitter, self.options.flip, self.augmentation, self.shard)[
+            "x"
+        ]
 
     def _generators_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
         real_a, real_b = self._augment(batch["a"]), self._augment(self.domain_b.next()["b"])

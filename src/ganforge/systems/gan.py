@@ -59,7 +59,7 @@ class GanSystem(PairSystem):
             loss = self.loss.discriminator(real_logits, fake_logits, self.cfg.real_label)
             out = {"d_loss": loss.detach()}
             if self.cfg.gradient_penalty:
-                gp = gradient_penalty(lambda v: self.d(v, labels), x, fake, self.noise)
+                gp = gradient_penalty(lambda v: self.d(v, labels), x, fake, self.noise, self.shard)
                 loss = loss + self.cfg.gradient_penalty * gp
                 out["gradient_penalty"] = gp.detach()
             loss = self._with_history(loss, "discriminator", out)

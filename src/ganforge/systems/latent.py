@@ -86,14 +86,16 @@ class PairSystem(AdversarialSystem):
         }
 
     def averaged(self) -> dict[str, nn.Module]:
-        return {"generator": self.g}
+        return {"generator": self.modules["generator"]}
 
     def phases(self) -> list[Phase]:
         # G's step reuses the last real batch: it needs its labels (conditional), not its images.
         return [Phase("discriminator", self.cfg.d_steps), Phase("generator", 1, draws_batch=False)]
 
     def latent(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.g.latent_dim, generator=self.noise, device=self.device)
+        """N(0, I) latents for `n` samples of this process (drawn for the global batch)."""
+        z = torch.randn(n * self.shard.world, self.g.latent_dim, generator=self.noise, device=self.device)
+        return self.shard.take(z)
 
     def step(self, phase: str, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
         if phase == "discriminator":

@@ -70,7 +70,7 @@ class Pix2PixSystem(AdversarialSystem):
         self._pair: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
 
     def averaged(self) -> dict[str, nn.Module]:
-        return {"generator": self.g}
+        return {"generator": self.modules["generator"]}
 
     def phases(self) -> list[Phase]:
         if self.d is None:
@@ -80,7 +80,7 @@ class Pix2PixSystem(AdversarialSystem):
     def _inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         pair = {"source": batch["source"], "target": batch["target"]}
         if self.options.jitter or self.options.flip:
-            pair = augment(pair, self.options.jitter, self.options.flip, self.augmentation)
+            pair = augment(pair, self.options.jitter, self.options.flip, self.augmentation, self.shard)
         return pair["source"], pair["target"]
 
     def step(self, phase: str, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:

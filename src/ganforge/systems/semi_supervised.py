@@ -83,7 +83,7 @@ class SemiSupervisedSystem(PairSystem):
         self.evaluate = evaluate
 
     def discriminator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
-        z = torch.randn(len(batch), self.g.latent_dim, generator=self.noise, device=self.device)
+        z = self.latent(len(batch))
         labelled = self.labelled.next()
         with autocast(self.device, self.amp_dtype):
             fake = self.g(z)
@@ -108,9 +108,7 @@ class SemiSupervisedSystem(PairSystem):
         with frozen(self.d):
             with autocast(self.device, self.amp_dtype):
                 if fake is None:
-                    fake = self.g(
-                        torch.randn(len(batch), self.g.latent_dim, generator=self.noise, device=self.device)
-                    )
+                    fake = self.g(self.latent(len(batch)))
                 loss = feature_matching(self.d.features(batch["x"]).float(), self.d.features(fake).float())
             opt = self.optimizers["generator"]
             opt.zero_grad(set_to_none=True)

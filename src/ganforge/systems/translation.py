@@ -21,6 +21,7 @@ from ganforge.images import fit_images, to_channels, to_model_input, to_uint8, u
 from ganforge.losses import AdversarialLoss
 from ganforge.sampling import SampleConfig
 from ganforge.systems.kind import Nets, RunContext, SystemKind
+from ganforge.train.distributed import Shard
 from ganforge.variants import Variant
 from ganforge.viz import save_translation_rows
 
@@ -53,21 +54,28 @@ def domains(variant: Variant, data: PreparedDataset) -> tuple[dict[str, Domain],
 
 
 def augment(
-    tensors: Mapping[str, torch.Tensor], jitter: float, flip: bool, generator: torch.Generator
+    tensors: Mapping[str, torch.Tensor],
+    jitter: float,
+    flip: bool,
+    generator: torch.Generator,
+    shard: Shard | None = None,
 ) -> dict[str, torch.Tensor]:
     """The same random jitter (enlarge by `jitter`, crop back at a random place) and the same
-    random horizontal flip for every tensor of the mapping (N×C×H×W, aligned), per example."""
+    random horizontal flip for every tensor of the mapping (N×C×H×W, aligned), per example
+    (drawn for the global batch and sliced by `shard` under data parallelism)."""
+    shard = shard or Shard()
     first = next(iter(tensors.values()))
     n, size = first.shape[0], first.shape[-1]
+    total = n * shard.world
     out = dict(tensors)
     if jitter > 0:
         big = round(size * (1 + jitter))
-        offsets = torch.randint(0, big - size + 1, (n, 2), generator=generator).tolist()
+        offsets = shard.take(torch.randint(0, big - size + 1, (total, 2), generator=generator)).tolist()
         for key, x in out.items():
             up = F.interpolate(x, size=(big, big), mode="bilinear", align_corners=False)
             out[key] = torch.stack([up[i, :, t : t + size, s : s + size] for i, (t, s) in enumerate(offsets)])
     if flip:
-        mirrored = (torch.rand(n, generator=generator) < 0.5).to(first.device).view(n, 1, 1, 1)
+        mirrored = shard.take(torch.rand(total, generator=generator) < 0.5).to(first.device).view(n, 1, 1, 1)
         out = {k: torch.where(mirrored, x.flip(-1), x) for k, x in out.items()}
     return out
 

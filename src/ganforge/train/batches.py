@@ -11,6 +11,7 @@ import torch
 
 from ganforge.errors import ConfigError
 from ganforge.images import to_model_input
+from ganforge.train.distributed import Shard
 
 
 class Batch:
@@ -36,7 +37,8 @@ class BatchSampler:
     """Endless batches without replacement within an epoch (the last partial batch of an
     epoch is dropped), every named tensor indexed alike, so pairs stay aligned. Its state
     goes into checkpoints so a resumed run sees the same data. uint8 image tensors come out
-    as floats in [-1, 1]."""
+    as floats in [-1, 1]. With a shard (data parallelism), every process draws the same global
+    batch and keeps its slice."""
 
     def __init__(
         self,
@@ -63,6 +65,12 @@ class BatchSampler:
         self.order = torch.empty(0, dtype=torch.int64)
         self.position = 0
         self.epoch = 0
+        self.shard = Shard()
+
+    def set_shard(self, shard: Shard) -> None:
+        """Draw the global batch as before but hand out only `shard` of it (data parallelism)."""
+        shard.check(self.batch_size, "the batch size")
+        self.shard = shard
 
     def _new_epoch(self) -> None:
         self.order = torch.randperm(self.length, generator=self.generator)
@@ -72,7 +80,8 @@ class BatchSampler:
     def next(self) -> Batch:
         if self.position + self.batch_size > len(self.order):
             self._new_epoch()
-        idx = self.order[self.position : self.position + self.batch_size].to(self.device, non_blocking=True)
+        idx = self.shard.take(self.order[self.position : self.position + self.batch_size])
+        idx = idx.to(self.device, non_blocking=True)
         self.position += self.batch_size
         out = {}
         for key, tensor in self.tensors.items():

@@ -22,7 +22,9 @@ class TrainConfig:
     for image models) and `channels_last` "auto" then applies to convolutional nets; "off"
     keeps fp32 (see `ganforge.train.device`). `lr_schedule` "linear" scales both learning
     rates by a factor that falls linearly from 1 at step `lr_decay_start` to 0 at step
-    `lr_decay_end` (absolute steps, so raising `steps` later continues the same schedule)."""
+    `lr_decay_end` (absolute steps, so raising `steps` later continues the same schedule).
+    `compile` runs the nets through `torch.compile` (inductor); its fused kernels round
+    differently, so it is part of what a run computes (not an execution option)."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -51,6 +53,7 @@ class TrainConfig:
     lr_schedule: Literal["constant", "linear"] = "constant"
     lr_decay_start: int = 0
     lr_decay_end: int = 0
+    compile: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "d_steps", "log_every", "checkpoint_every"):
@@ -72,6 +75,8 @@ class TrainConfig:
             raise ValueError("gradient_penalty, feature_matching and historical_averaging must be 0 or more")
         if self.weight_clip is not None and self.weight_clip <= 0:
             raise ValueError(f"weight_clip must be positive, got {self.weight_clip}")
+        if self.compile and self.gradient_penalty:
+            raise ValueError("compile cannot run with gradient_penalty: torch.compile has no double backward")
         if self.lr_schedule == "linear" and not 0 <= self.lr_decay_start < self.lr_decay_end:
             raise ValueError(
                 f"a linear lr_schedule needs 0 <= lr_decay_start < lr_decay_end, "

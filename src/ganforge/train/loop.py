@@ -13,10 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.errors import DataError
 from ganforge.systems.base import AdversarialSystem, Phase
 from ganforge.train.batches import Batch, BatchSampler
 from ganforge.train.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.train.config import TrainConfig
+from ganforge.train.distributed import Group
 from ganforge.train.ema import EMA
 from ganforge.train.progress import Progress
 from ganforge.train.rng import RunRandom
@@ -34,6 +36,8 @@ class TrainResult:
     ema: dict[str, nn.Module]
     """The EMA copy of each averaged generator (empty when the EMA is off)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    processes: list[int] = field(default_factory=lambda: [1])
+    """The number of processes of each session that trained the run (one entry per change)."""
 
 
 @dataclass
@@ -50,7 +54,10 @@ class Trainer:
 
     With `checkpoint_path`, a checkpoint with the same `fingerprint` (and schedule) is
     resumed, and a new one is written every `cfg.checkpoint_every` iterations and at the
-    end. `extra` is stored in the checkpoint and handed back (for instance a tracking run id)."""
+    end. `extra` is stored in the checkpoint and handed back (for instance a tracking run id).
+    With `group` (data parallelism), every rank runs the loop on its shard of each batch; rank
+    0 reads the checkpoint for all, gathers the ranks' private state and writes it; hooks and
+    progress belong to rank 0, and logged values are averaged over the ranks."""
 
     def __init__(
         self,
@@ -63,6 +70,7 @@ class Trainer:
         hooks: Hooks | None = None,
         progress: Progress | None = None,
         extra: dict[str, Any] | None = None,
+        group: Group | None = None,
     ) -> None:
         self.system = system
         self.sampler = sampler
@@ -73,6 +81,9 @@ class Trainer:
         self.hooks = hooks or Hooks()
         self.progress = progress
         self.extra = dict(extra or {})
+        self.group = group
+        self.world = group.world if group is not None else 1
+        self.processes = [self.world]
         self.schedule = Schedule.from_config(cfg)
         self.schedule.attach(system.optimizers)
         self.emas = (
@@ -99,7 +110,12 @@ class Trainer:
             "history": self.history,
             "window": {k: (torch.as_tensor(t).cpu(), n) for k, (t, n) in self.window.items()},
             "extra": self.extra,
+            "processes": self.processes,
         }
+
+    def _private_state(self) -> dict[str, Any]:
+        """What differs between the ranks of a data-parallel run (random streams, pools)."""
+        return {"random": self.random.state_dict(), "system": self.system.extra_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k, m in self.system.modules.items():
@@ -115,6 +131,18 @@ class Trainer:
         self.history = list(state["history"])
         self.window = {k: (t.to(self.sampler.device), n) for k, (t, n) in state["window"].items()}
         self.extra = {**state["extra"], **self.extra}
+        previous = list(state.get("processes", [1]))
+        self.processes = previous if previous[-1] == self.world else [*previous, self.world]
+        ranks = state.get("ranks")
+        if self.group is not None and ranks is not None and len(ranks) == self.world:
+            own = ranks[self.group.rank]
+            self.random.load_state_dict(own["random"])
+            self.system.load_extra_state(own["system"])
+        if len(self.processes) > 1:
+            self._say(
+                f"resumed on {self.world} process(es) a run trained on {previous[-1]}: "
+                f"it is no longer bitwise comparable to an uninterrupted run"
+            )
 
     def _say(self, message: str) -> None:
         if self.hooks.on_message is not None:
@@ -126,12 +154,28 @@ class Trainer:
             return False
         return step % self.cfg.grid_every == 0 or step == self.cfg.steps
 
+    def _read_checkpoint(self) -> tuple[dict[str, Any] | None, str]:
+        """The checkpoint (or None and why not); under a group, rank 0 reads it for all."""
+        assert self.checkpoint_path is not None
+        if self.group is None:
+            return load_checkpoint(self.checkpoint_path)
+        answer: tuple[dict[str, Any] | None, str, str] = (None, "", "")
+        if self.group.main:
+            try:
+                answer = (*load_checkpoint(self.checkpoint_path), "")
+            except DataError as exc:
+                answer = (None, "", str(exc))
+        state, problem, error = self.group.broadcast(answer)
+        if error:
+            raise DataError(error)
+        return state, problem
+
     def _resume(self) -> int:
         """The step to continue after (0 for a fresh start)."""
         self.random.begin()
         if self.checkpoint_path is None:
             return 0
-        state, problem = load_checkpoint(self.checkpoint_path)
+        state, problem = self._read_checkpoint()
         if state is None:
             if problem:
                 self._say(f"{problem}: starting over")
@@ -149,8 +193,14 @@ class Trainer:
         return int(state["step"])
 
     def _save(self, step: int) -> None:
-        if self.checkpoint_path is not None:
+        if self.checkpoint_path is None:
+            return
+        if self.group is None:
             save_checkpoint(self.checkpoint_path, self.state_dict(step))
+            return
+        ranks = self.group.gather(self._private_state())
+        if self.group.main:
+            save_checkpoint(self.checkpoint_path, {**self.state_dict(step), "ranks": ranks})
 
     # -- the loop ----------------------------------------------------------------------
     def fit(self) -> TrainResult:
@@ -183,7 +233,12 @@ class Trainer:
         if self.progress is not None:
             self.progress.close()
         return TrainResult(
-            self.cfg.steps, start, self.history, {k: e.module for k, e in self.emas.items()}, self.extra
+            self.cfg.steps,
+            start,
+            self.history,
+            {k: e.module for k, e in self.emas.items()},
+            self.extra,
+            self.processes,
         )
 
     def _iteration(self, phases: list[Phase], diagnose: bool) -> None:
@@ -199,7 +254,8 @@ class Trainer:
     def _log(self, step: int, images_per_s: float, extra: dict[str, float]) -> None:
         """Average every value the system returned since the last log (one device sync)."""
         keys = sorted(self.window)
-        totals = torch.stack([torch.as_tensor(self.window[k][0]).float() for k in keys]).tolist()
+        stacked = torch.stack([torch.as_tensor(self.window[k][0]).float() for k in keys])
+        totals = (self.group.mean(stacked) if self.group is not None else stacked).tolist()
         row: dict[str, float] = {"step": float(step)}
         for key, total in zip(keys, totals, strict=True):
             row[key] = total / self.window[key][1]

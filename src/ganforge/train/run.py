@@ -5,6 +5,7 @@ run's outputs: the generators, a copy of the checkpoint, `train.json` and the cu
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import shutil
 import time
@@ -29,6 +30,7 @@ from ganforge.tracking import NullTracker, Tracker
 from ganforge.train.checkpoint import fingerprint
 from ganforge.train.config import TrainConfig
 from ganforge.train.device import resolve_placement
+from ganforge.train.distributed import Group
 from ganforge.train.loop import Hooks, Trainer
 from ganforge.train.progress import Progress
 from ganforge.train.rng import RunRandom
@@ -97,6 +99,19 @@ def standing_statistics(
     return done
 
 
+def net_wrapper(group: Group | None, compile_nets: bool) -> Callable[[nn.Module], nn.Module] | None:
+    """What each net runs through: a DDP replica under a group, compiled when asked (after
+    the DDP wrapper, as PyTorch recommends), or None for the plain net."""
+    if group is None and not compile_nets:
+        return None
+
+    def wrap(net: nn.Module) -> nn.Module:
+        out = group.wrap(net) if group is not None else net
+        return torch.compile(out) if compile_nets else out  # type: ignore[return-value]
+
+    return wrap
+
+
 def train_run(
     variant: Variant,
     seed: int,
@@ -104,10 +119,12 @@ def train_run(
     paths: RunPaths,
     tracker: Tracker | None = None,
     say: Callable[[str], None] = print,
-) -> dict[str, Any]:
+    group: Group | None = None,
+) -> dict[str, Any] | None:
     """Train (or resume) one run; return its summary (also written as train.json). With a
     tracker (other than the null one) the curves are logged as they come and grids of the
-    generators every `grid_every` steps."""
+    generators every `grid_every` steps. With `group`, this process is one rank of a
+    data-parallel run: rank 0 writes everything and returns the summary, the others None."""
     start_time = time.perf_counter()
     tracker = tracker or NullTracker()
     if data.meta.get("data_sha256") != variant.dataset_sha256:
@@ -123,8 +140,17 @@ def train_run(
         convolutional=arch_is_convolutional(variant.model),
         images=data.kind != "points",
     )
-    random = RunRandom(seed, placement.device)  # seeds the global RNG before the nets are initialised
+    if group is not None:
+        placement = dataclasses.replace(placement, device=group.device(placement.device))
+    # Seeds the global RNG before the nets are initialised (alike on every rank).
+    random = RunRandom(seed, placement.device, group.rank if group is not None else 0)
     built = kind.build(RunSetup(variant, data, placement, random, seed))
+    wrap = net_wrapper(group, cfg.compile)
+    if wrap is not None:
+        built.system.wrap_nets(wrap, group.shard if group is not None else None)
+    if group is not None:
+        built.sampler.set_shard(group.shard)
+    main = group is None or group.main
     run = RunContext(variant, built.spec, data)
     fp = run_fingerprint(variant, seed)
     figure_cfg = SampleConfig()
@@ -144,10 +170,14 @@ def train_run(
         cfg,
         fp,
         paths.checkpoint,
-        Hooks(on_log, on_grid if tracker.run_id is not None else None, say),
-        Progress(cfg.steps, f"{variant.name}-{seed}"),
+        Hooks(on_log, on_grid if tracker.run_id is not None else None, say) if main else None,
+        Progress(cfg.steps, f"{variant.name}-{seed}") if main else None,
+        group=group,
     )
     result = trainer.fit()
+    built.system.unwrap_nets()
+    if not main:
+        return None
     standing = standing_statistics(built.system, result.ema, cfg, seed, placement.device)
     averaged = built.system.averaged()
     summary: dict[str, Any] = {
@@ -158,6 +188,7 @@ def train_run(
         "resumed_from": result.resumed_from,
         "device": str(placement.device),
         "precision": placement.precision,
+        "processes": result.processes[-1],
         "fingerprint": fp,
         "d_probabilities": built.system.probabilities,
         "nets": built.system.describe(),
@@ -165,6 +196,9 @@ def train_run(
         "final": result.history[-1] if result.history else {},
         "run_scores": built.system.run_scores(result.ema or averaged),
     }
+    if len(result.processes) > 1:
+        summary["processes_by_session"] = result.processes
+        summary["bitwise_comparable"] = False  # resumed on another number of processes
     summary["seconds"] = round(time.perf_counter() - start_time, 2)
     info = {
         "variant": variant.name,

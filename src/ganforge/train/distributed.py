@@ -1,0 +1,227 @@
+"""Data-parallel training across processes with PyTorch's own engine (DDP, launched by
+`torch.distributed.run`, the engine behind `torchrun`).
+
+The rules that make N processes train like one: the run seed draws the global batch (its
+data indices and its noise) on every rank, and each rank keeps its slice; G and D are wrapped
+in DDP separately, and a phase goes through DDP only for the nets it updates (a frozen net is
+run under `no_sync`), so gradients are averaged over the global batch. Rank 0 alone writes.
+What stays per rank (batch statistics, dropout masks, CycleGAN's image pools) is documented
+in the README; the checkpoint keeps each rank's private state."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ganforge.errors import ConfigError
+
+LAUNCHED_ENV = "TORCHELASTIC_RUN_ID"  # set by torch.distributed.run in every worker
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    """The `distributed:` block of params.yaml: an execution option (like `log_every`), so
+    changing it never invalidates a finished run. `nproc_per_node` × `nnodes` processes; with
+    more than one node, every node runs the same command with the same `rdzv_endpoint`
+    (host:port of one of them). `backend` auto is NCCL on CUDA and gloo on the CPU.
+    `sync_batchnorm` turns batch norm into SyncBatchNorm (CUDA only)."""
+
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+    rdzv_backend: str = "c10d"
+    rdzv_endpoint: str | None = None
+    rdzv_id: str = "ganforge"
+    sync_batchnorm: bool = False
+
+    def __post_init__(self) -> None:
+        if self.nproc_per_node < 1 or self.nnodes < 1:
+            raise ValueError(
+                f"nproc_per_node and nnodes must be 1 or more, got {self.nproc_per_node}, {self.nnodes}"
+            )
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ValueError("more than one node needs rdzv_endpoint (host:port of the rendezvous)")
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """NCCL for CUDA and gloo for the CPU under "auto"; ConfigError for NCCL without CUDA."""
+    if backend == "auto":
+        return "nccl" if device.type == "cuda" else "gloo"
+    if backend == "nccl" and device.type != "cuda":
+        raise ConfigError("distributed.backend is nccl, which needs CUDA: use auto or gloo on the CPU")
+    return backend
+
+
+def check_plan(cfg: DistributedConfig, batch_sizes: dict[str, int], device: torch.device) -> None:
+    """ConfigError, before any process starts, for a plan that cannot run: a global batch that
+    the processes cannot share equally, or SyncBatchNorm off CUDA."""
+    if cfg.sync_batchnorm and device.type != "cuda":
+        raise ConfigError(
+            "distributed.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm does not run on the CPU): "
+            "set it to false"
+        )
+    for name, size in batch_sizes.items():
+        if size % cfg.world_size:
+            raise ConfigError(
+                f"variant {name}: batch size {size} does not split over {cfg.world_size} processes; "
+                f"use a multiple of {cfg.world_size}"
+            )
+    resolve_backend(cfg.backend, device)
+
+
+def launch_command(cfg: DistributedConfig, module_args: list[str]) -> list[str]:
+    """The `torch.distributed.run` command that starts `python -m <module_args>` on this node."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={cfg.nproc_per_node}"]
+    if cfg.nnodes == 1 and not cfg.rdzv_endpoint:
+        cmd.append("--standalone")
+    else:
+        cmd += [
+            f"--nnodes={cfg.nnodes}",
+            f"--rdzv-backend={cfg.rdzv_backend}",
+            f"--rdzv-endpoint={cfg.rdzv_endpoint}",
+            f"--rdzv-id={cfg.rdzv_id}",
+        ]
+    return [*cmd, "-m", *module_args]
+
+
+def launched() -> bool:
+    """Whether this process is a worker started by torch.distributed.run."""
+    return LAUNCHED_ENV in os.environ and "LOCAL_RANK" in os.environ
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which slice of every global batch this process takes: rank `rank` of `world`."""
+
+    rank: int = 0
+    world: int = 1
+
+    def check(self, global_size: int, what: str) -> None:
+        if global_size % self.world:
+            raise ConfigError(f"{what}: {global_size} does not split over {self.world} processes")
+
+    def take(self, tensor: torch.Tensor) -> torch.Tensor:
+        """This rank's rows of a tensor drawn for the global batch."""
+        if self.world == 1:
+            return tensor
+        size = tensor.shape[0] // self.world
+        return tensor[self.rank * size : (self.rank + 1) * size]
+
+
+class Replica(DistributedDataParallel):
+    """DDP that also answers the wrapped net's own attributes (latent_dim, features, shape), so
+    a system calls a replica exactly as it calls the net."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
+
+
+@dataclass(frozen=True)
+class Group:
+    """The process group this worker belongs to."""
+
+    rank: int
+    world: int
+    local_rank: int
+    backend: str
+    sync_batchnorm: bool = False
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def shard(self) -> Shard:
+        return Shard(self.rank, self.world)
+
+    def device(self, device: torch.device) -> torch.device:
+        """This worker's device: its own GPU (by local rank) on CUDA."""
+        if device.type != "cuda":
+            return device
+        torch.cuda.set_device(self.local_rank)
+        return torch.device("cuda", self.local_rank)
+
+    def wrap(self, net: nn.Module) -> nn.Module:
+        """`net` as a DDP replica (with SyncBatchNorm when asked; the optimizers keep working,
+        as the conversion reuses the parameters)."""
+        if self.sync_batchnorm:
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        device = next(net.parameters()).device
+        ids = [device.index] if device.type == "cuda" else None
+        return Replica(net, device_ids=ids)
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The average of `values` over the ranks."""
+        out = values.clone()
+        dist.all_reduce(out)
+        return out / self.world
+
+    def gather(self, obj: Any) -> list[Any]:
+        """Every rank's `obj`, in rank order, on every rank."""
+        out: list[Any] = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def broadcast(self, obj: Any) -> Any:
+        """Rank 0's `obj` on every rank."""
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def die_with_launcher() -> None:
+    """Have the kernel kill this worker when its launcher dies (Linux). torch.distributed.run
+    starts workers in sessions of their own, so a SIGKILL to `dvc repro` would otherwise leave
+    them training, and writing checkpoints, beside the run that resumes."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the launcher died before the request took hold
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def process_group(cfg: DistributedConfig, device: torch.device) -> Iterator[Group]:
+    """Join the group torch.distributed.run set up (its environment), and leave it after."""
+    die_with_launcher()
+    backend = resolve_backend(cfg.backend, device)
+    dist.init_process_group(backend)
+    try:
+        yield Group(
+            dist.get_rank(), dist.get_world_size(), int(os.environ["LOCAL_RANK"]), backend, cfg.sync_batchnorm
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The net inside a DDP replica (or the net itself)."""
+    return net.module if isinstance(net, DistributedDataParallel) else net
+
+
+def no_sync(net: nn.Module) -> contextlib.AbstractContextManager[None]:
+    """DDP's no_sync for a replica (a frozen net's forward must not wait for its gradients)."""
+    if isinstance(net, DistributedDataParallel):
+        return net.no_sync()
+    return contextlib.nullcontext()
