@@ -21,6 +21,7 @@ from ganforge.data.pairs import (
     load_unpaired_folders,
 )
 from ganforge.data.prepared import PreparedDataset
+from ganforge.data.stacked import StackedConfig, make_stacked
 from ganforge.data.toy2d import Toy2DConfig, make_toy2d
 from ganforge.data.translation import EdgesConfig, RecolorConfig, make_edges, make_recolor
 from ganforge.errors import ConfigError, unknown_name
@@ -46,6 +47,7 @@ SOURCES: Mapping[str, Source] = {
     "unpaired_folders": Source(UnpairedFoldersConfig, load_unpaired_folders),
     "edges": Source(EdgesConfig, make_edges, derived=True),
     "recolor": Source(RecolorConfig, make_recolor, derived=True),
+    "stacked": Source(StackedConfig, make_stacked, derived=True),
 }
 
 

@@ -128,7 +128,7 @@ def edge_maps(images: torch.Tensor, cfg: EdgesConfig) -> torch.Tensor:
     return torch.where(edges, 0, 255).to(torch.uint8)
 
 
-def _source_images(ctx: SourceContext, name: str, limit: int | None) -> PreparedDataset:
+def source_images(ctx: SourceContext, name: str, limit: int | None) -> PreparedDataset:
     source = load_prepared(ctx.prepared_dir, name)
     if source.kind != "images":
         raise DataError(f"{ctx.name}: needs an image dataset, but {name!r} holds {source.kind}")
@@ -138,7 +138,7 @@ def _source_images(ctx: SourceContext, name: str, limit: int | None) -> Prepared
     return source
 
 
-def _derived_meta(source: PreparedDataset, extra: dict[str, Any]) -> dict[str, Any]:
+def derived_meta(source: PreparedDataset, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "derived_from": source.name,
         "stand_in": bool(source.meta.get("stand_in", False)),
@@ -151,13 +151,13 @@ def _derived_meta(source: PreparedDataset, extra: dict[str, Any]) -> dict[str, A
 
 def make_edges(cfg: EdgesConfig, ctx: SourceContext) -> PreparedDataset:
     """Paired (edge map, image) set from a prepared image dataset."""
-    source = _source_images(ctx, cfg.from_dataset, cfg.limit)
+    source = source_images(ctx, cfg.from_dataset, cfg.limit)
     edges = torch.cat([edge_maps(chunk, cfg) for chunk in source.images.split(_BATCH)]) \
         if len(source) else torch.zeros((0, 1, *source.images.shape[2:]), dtype=torch.uint8)
     tensors = {"a": edges, "b": source.images, "heldout": heldout_mask(len(source), cfg.holdout, cfg.holdout_seed)}
     if source.labels is not None:
         tensors["labels"] = source.labels
-    meta = _derived_meta(source, {
+    meta = derived_meta(source, {
         "source": f"edge maps of {source.name} (blur {cfg.blur_sigma}, hysteresis {cfg.low}-{cfg.high})",
         "domains": {"a": "edge map (black edges on white)", "b": f"{source.name} image"},
         "true_mapping": "pairs: a[i] is the edge map of b[i]",
@@ -185,7 +185,7 @@ def uncolor(rgb: torch.Tensor, foreground: tuple[int, int, int], background: tup
 
 def make_recolor(cfg: RecolorConfig, ctx: SourceContext) -> PreparedDataset:
     """Unpaired grayscale ↔ recoloured set from a grayscale prepared dataset."""
-    source = _source_images(ctx, cfg.from_dataset, cfg.limit)
+    source = source_images(ctx, cfg.from_dataset, cfg.limit)
     if source.images.shape[1] != 1:
         raise DataError(f"{ctx.name}: recolouring needs a grayscale dataset; {source.name!r} has "
                         f"{source.images.shape[1]} channels")
@@ -205,7 +205,7 @@ def make_recolor(cfg: RecolorConfig, ctx: SourceContext) -> PreparedDataset:
     }
     if source.labels is not None:
         tensors["labels_a"], tensors["labels_b"] = source.labels[idx_a], source.labels[idx_b]
-    meta = _derived_meta(source, {
+    meta = derived_meta(source, {
         "source": f"{source.name} split in two disjoint halves (seed {cfg.seed}); B recoloured",
         "domains": {"a": f"grayscale {source.name}", "b": f"{source.name} in {list(cfg.foreground)} on "
                                                              f"{list(cfg.background)}"},

@@ -151,3 +151,23 @@ def circle_scores(points: np.ndarray | torch.Tensor, radius: float) -> dict[str,
         "mean_radius": float(radii.mean()),
         "radius_std": float(radii.std()),
     }
+
+
+def stacked_coverage(channel_classes: np.ndarray | torch.Tensor, classes: int = 10) -> dict[str, object]:
+    """Stacked MNIST's mode scores (the VEEGAN and PacGAN protocol) from the class a digit
+    classifier gives each channel of each sample (N×3, R first): the mode of a sample is its
+    three digits, `classes`³ modes in all; `modes_covered` is how many modes at least one
+    sample falls in, `kl_to_uniform` KL(mode histogram || uniform over the modes)."""
+    _check_num_classes(classes)
+    per_channel = _numpy(channel_classes)
+    if per_channel.ndim != 2 or per_channel.shape[1] != 3:
+        raise DataError(f"channel_classes must be N×3 (one class per channel), got shape {per_channel.shape}")
+    labels = [_labels(per_channel[:, c], classes, f"channel {c} classes") for c in range(3)]
+    modes = (labels[0] * classes + labels[1]) * classes + labels[2]
+    coverage = class_coverage(modes, classes**3)
+    return {
+        "modes_covered": coverage["classes_hit"],
+        "modes_total": classes**3,
+        "kl_to_uniform": coverage["kl_to_real"],
+        "samples": int(modes.shape[0]),
+    }
