@@ -215,11 +215,6 @@ def process_group(cfg: DistributedConfig, device: torch.device) -> Iterator[Grou
         dist.destroy_process_group()
 
 
-def unwrap(net: nn.Module) -> nn.Module:
-    """The net inside a DDP replica (or the net itself)."""
-    return net.module if isinstance(net, DistributedDataParallel) else net
-
-
 def no_sync(net: nn.Module) -> contextlib.AbstractContextManager[None]:
     """DDP's no_sync for a replica (a frozen net's forward must not wait for its gradients)."""
     if isinstance(net, DistributedDataParallel):
