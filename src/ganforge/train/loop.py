@@ -138,7 +138,7 @@ class Trainer:
             own = ranks[self.group.rank]
             self.random.load_state_dict(own["random"])
             self.system.load_extra_state(own["system"])
-        if len(self.processes) > 1:
+        if previous[-1] != self.world:
             self._say(
                 f"resumed on {self.world} process(es) a run trained on {previous[-1]}: "
                 f"it is no longer bitwise comparable to an uninterrupted run"
