@@ -11,7 +11,7 @@ params = yaml.safe_load(Path("params.yaml").read_text())
 assert params["profile"] == "smoke", params["profile"]
 run = params["run"]
 expected = [Path(f"data/prepared/{d}.json") for d in [*run["datasets"], *run["derived"]]]
-expected += [Path(f"reports/evaluators/{d}.json") for d in run["evaluators"]]
+expected += [Path(f"reports/evaluators/{d}.json") for d in [*run["evaluators"], *run["cross_evaluators"]]]
 expected += [Path("reports/comparison.json"), Path("reports/comparison.md"), Path("reports/report.md")]
 expected += [Path("reports/scores.json"), Path("mlflow.db")]
 for variant in run["variants"]:
@@ -38,6 +38,8 @@ for variant in run["variants"]:
                 needed = [f"{d}.{k}" for d in scores for k in ("l1", "ssim", "psnr", "domain.fd")]
             elif "points" in scores:
                 needed = ["points.fd", "modes.modes_covered", "modes.high_quality_fraction"]
+            elif "channels" in scores:  # stacked: each channel read by another dataset's classifier
+                needed = ["channels.fd", "modes.modes_covered", "modes.reverse_kl"]
             else:
                 needed = [
                     "domain.fd",

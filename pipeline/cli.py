@@ -93,9 +93,15 @@ def train_cmd(
 
 @app.command("evaluator")
 @user_errors
-def evaluator_cmd(dataset: Annotated[str, typer.Argument(help="A prepared dataset.")]) -> None:
+def evaluator_cmd(
+    dataset: Annotated[str, typer.Argument(help="A prepared dataset.")],
+    classifier_from: Annotated[
+        str | None,
+        typer.Option(help="The dataset whose evaluator scores this one (Stacked MNIST: mnist)."),
+    ] = None,
+) -> None:
     """Build a dataset's evaluator: domain classifiers, real-data references, baselines."""
-    echo_lines(stage("evaluator").build(dataset, Path.cwd()))
+    echo_lines(stage("evaluator").build(dataset, Path.cwd(), classifier_from))
 
 
 @app.command("evaluate")

@@ -2,7 +2,10 @@
 
 - `evaluator <dataset>`: builds the dataset's evaluator once (domain classifiers, real-data
   references, baselines; what it holds is the library's choice for the dataset's kind):
-  `data/evaluators/<dataset>/` and `reports/evaluators/<dataset>.json`.
+  `data/evaluators/<dataset>/` and `reports/evaluators/<dataset>.json`. With
+  `--classifier-from <other>` (the cross_evaluator stage) it is built with the evaluator of
+  another dataset, `data/evaluators/<other>/`: Stacked MNIST's channels are read by MNIST's
+  domain classifier.
 - `evaluate <variant>`: draws what every seed's generators make for evaluation, as the
   variant's system decides (`data/samples/<variant>/<seed>.pt`), with its figures
   (`reports/samples/<variant>/<seed>/`, `figures.json` naming the main one), and scores it
@@ -21,6 +24,7 @@ import typer
 
 from ganforge.config import from_dict
 from ganforge.data.prepared import load_prepared
+from ganforge.errors import ConfigError
 from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, load_evaluator
 from ganforge.io import atomic_dir, write_json
@@ -49,13 +53,40 @@ def settings(params: dict[str, Any]) -> Settings:
     return Settings(from_dict(EvalConfig, section, "evaluation"), classifier)
 
 
+def sample_config(section: dict[str, Any] | None, dataset: str) -> SampleConfig:
+    """`sample:` for a variant of `dataset`: `counts` sets a dataset's own sample count (a
+    benchmark's protocol: 26,000 for Stacked MNIST, 2,500 for the 2-D mixtures), else `count`."""
+    options = dict(section or {})
+    counts = options.pop("counts", None) or {}
+    if not isinstance(counts, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in counts.values()
+    ):
+        raise ConfigError(f"sample.counts must map dataset names to sample counts, got {counts!r}")
+    if dataset in counts:
+        options["count"] = counts[dataset]
+    return from_dict(SampleConfig, options, "sample")
+
+
 # -- evaluator@<dataset> -------------------------------------------------------------------
-def build(dataset: str, root: Path) -> str:
-    """Build the dataset's evaluator; return a one-line summary."""
+def build(dataset: str, root: Path, classifier_from: str | None = None) -> str:
+    """Build the dataset's evaluator (borrowing the evaluator of `classifier_from`); return a
+    one-line summary."""
     ds = load_prepared(root / PREPARED_DIR, dataset)
+    wanted = ds.meta.get("classifier_from")
+    if classifier_from is not None and classifier_from != wanted:
+        raise ConfigError(
+            f"{dataset} is scored with {wanted}'s evaluator, not {classifier_from}'s"
+            if wanted
+            else f"{dataset} is scored with its own evaluator: drop --classifier-from"
+        )
+    borrowed = {classifier_from: root / EVALUATORS_DIR / classifier_from} if classifier_from else {}
     with atomic_dir(root / EVALUATORS_DIR / dataset) as folder:
         report = build_evaluator(
-            ds, settings(load_params(root)), folder, log=lambda m: typer.echo(m, err=True)
+            ds,
+            settings(load_params(root)),
+            folder,
+            log=lambda m: typer.echo(m, err=True),
+            borrowed=borrowed,
         )
         write_json(folder / EVALUATOR_REPORT_FILE, report)
     write_json(root / EVALUATOR_REPORTS / f"{dataset}.json", report)
@@ -73,8 +104,8 @@ def _training(root: Path, variant: str, seed: int) -> dict[str, Any]:
 def evaluate_variant(name: str, root: Path) -> list[str]:
     """Sample and score every seed of a variant; one JSON per seed."""
     params = load_params(root)
-    sample_cfg = from_dict(SampleConfig, params.get("sample"), "sample")
     variant = load_variant(root, name)
+    sample_cfg = sample_config(params.get("sample"), variant.dataset)
     data = load_prepared(root / PREPARED_DIR, variant.dataset)
     folder = root / EVALUATORS_DIR / variant.dataset
     evaluator = load_evaluator(folder, settings(params))

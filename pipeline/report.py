@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ganforge.io import atomic_dir, atomic_path
 from ganforge.layout import (
     COMPARISON_JSON,
+    CONFIG_DIR,
     CURVES_DIR,
     FIGURES_DIR,
     PREPARED_DIR,
@@ -16,8 +18,30 @@ from ganforge.layout import (
     REPORT_FIGURES,
     metrics_path,
 )
+from ganforge.published import TABLES, benchmark_of, describe_setup, published_table
 from ganforge.report import ReportInputs, build_report
 from pipeline.params import load_params, run_seeds, run_variants
+
+
+def published_sections(
+    root: Path,
+    meta: dict[str, dict[str, Any]],
+    variants: dict[str, str],
+    results: dict[str, list[dict[str, Any]]],
+) -> dict[str, list[str]]:
+    """For each dataset of a published mode-collapse benchmark: its variants beside the paper's rows."""
+    sections = {}
+    for dataset in sorted(set(variants.values())):
+        table = benchmark_of(meta[dataset])
+        if table is None:
+            continue
+        names = [v for v, d in variants.items() if d == dataset]
+        setups = {
+            v: describe_setup(json.loads((root / CONFIG_DIR / f"{v}.json").read_text(encoding="utf-8")))
+            for v in names
+        }
+        sections[dataset] = published_table(TABLES[table], {v: results[v] for v in names}, setups)
+    return sections
 
 
 def write_report(root: Path) -> str:
@@ -39,6 +63,7 @@ def write_report(root: Path) -> str:
         dataset_meta=meta,
         curves_dir=root / CURVES_DIR,
         samples_dir=root / FIGURES_DIR,
+        published=published_sections(root, meta, variants, results),
     )
     with atomic_dir(root / REPORT_FIGURES) as figures:
         text = build_report(inputs, figures)

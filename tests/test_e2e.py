@@ -24,8 +24,16 @@ from tests.project import copy_project, git_commit_all, project_env, run
 pytestmark = pytest.mark.e2e
 
 SMOKE = ["-S", "profile=smoke", "-S", "data.verify_checksums=false"]
-DATASETS = {"mnist", "emoji64", "ring", "edges2emoji64", "mnist2color"}
-LATENT = {"gan_mnist", "cgan_mnist", "cdcgan_mnist", "dcgan_emoji64", "gan_ring", "ssgan_mnist"}
+DATASETS = {"mnist", "emoji64", "ring", "edges2emoji64", "mnist2color", "stacked_mnist"}
+LATENT = {
+    "gan_mnist",
+    "cgan_mnist",
+    "cdcgan_mnist",
+    "dcgan_emoji64",
+    "gan_ring",
+    "ssgan_mnist",
+    "pacdcgan2_stacked_mnist",
+}
 TRANSLATION = {"pix2pix_edges2emoji64", "cyclegan_mnist2color"}
 VARIANTS = LATENT | TRANSLATION
 
@@ -48,7 +56,8 @@ def test_every_stage_of_the_smoke_profile_ran(smoke):
     project, env, out = smoke
     stages = ran_stages(out)
     assert {f"prepare@{d}" for d in ("mnist", "emoji64", "ring")} <= stages
-    assert {f"derive@{d}" for d in ("edges2emoji64", "mnist2color")} <= stages
+    assert {f"derive@{d}" for d in ("edges2emoji64", "mnist2color", "stacked_mnist")} <= stages
+    assert "cross_evaluator@stacked_mnist" in stages  # after evaluator@mnist, whose classifier it reads
     assert {f"train@{v}" for v in VARIANTS} | {"configure"} <= stages
     assert {f"evaluate@{v}" for v in VARIANTS} | {
         "evaluator@mnist",
@@ -74,6 +83,8 @@ def test_prepared_datasets(smoke):
     assert meta["ring"]["examples"] == 4000 and len(meta["ring"]["truth"]["means"]) == 8
     assert meta["mnist2color"]["counts"] == {"a": 200, "b": 200, "skipped": 0}
     assert meta["mnist2color"]["tensors"]["heldout_a"]["shape"] == [200]
+    assert meta["stacked_mnist"]["modes"] == 1000 and meta["stacked_mnist"]["classifier_from"] == "mnist"
+    assert meta["stacked_mnist"]["tensors"]["images"]["shape"] == [2000, 3, 28, 28]
 
 
 def test_models_samples_curves_and_figures(smoke):
@@ -130,6 +141,11 @@ def test_metrics_for_every_run_say_how_they_were_computed(smoke):
         if variant == "gan_ring":
             assert ema["modes"]["modes_total"] == 8 and "fd" in ema["points"]
             continue
+        if variant == "pacdcgan2_stacked_mnist":  # read by MNIST's classifier, channel by channel
+            assert ema["modes"]["modes_total"] == 1000 and ema["modes"]["samples"] == 512
+            assert 1 <= ema["modes"]["modes_covered"] <= 512 and ema["channels"]["fd"] >= 0
+            assert metrics["extractors"]["channels"]["classifier_from"] == "mnist"
+            continue
         assert ema["domain"]["fd"] >= 0 and 0 <= ema["domain"]["precision"] <= 1 and ema["domain"]["is"] >= 1
         assert ema["inception"]["available"] is False and "Inception" in ema["inception"]["reason"]
         assert metrics["extractors"]["domain"]["name"].startswith("domain:")
@@ -172,6 +188,8 @@ KEY_SCORES = [
     "modes.modes_covered",
     "modes.high_quality_fraction",
     "points.fd",
+    "modes.reverse_kl",
+    "channels.fd",
     "a2b.l1",
     "a2b.domain.fd",
     "a2b.label_preservation",
@@ -243,6 +261,13 @@ def test_comparison_and_report(smoke):
     figures = {p.name for p in (project / "reports" / "figures").iterdir()}
     assert {"samples_mnist.png", "curves_mnist.png", "scores_mnist.png", "samples_ring.png"} <= figures
     assert {"samples_edges2emoji64.png", "samples_mnist2color.png"} <= figures
+    # the mode-collapse benchmarks beside their published tables, with the protocol and set-up
+    assert "### Beside the published results: Ring of 8 Gaussians" in report
+    assert "### Beside the published results: Stacked MNIST (1,000 modes)" in report
+    assert "| PacDCGAN2 (published) | 1000.0 ± 0.0 | 0.06 ± 0.00" in report
+    assert "- `pacdcgan2_stacked_mnist`: G dcgan, D dcgan (width 8/8, 32 px), pack 2" in report
+    stacked = json.loads((project / "reports" / "evaluators" / "stacked_mnist.json").read_text())
+    assert stacked["extractors"]["channels"]["classifier_from"] == "mnist"
 
 
 _OPENED = itertools.count()

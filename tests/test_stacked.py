@@ -63,13 +63,13 @@ def test_mode_names_put_red_first():
 def test_stacked_coverage_against_hand_computations():
     every = np.array([[r, g, b] for r in range(10) for g in range(10) for b in range(10)])
     uniform = stacked_coverage(np.repeat(every, 2, axis=0))
-    assert uniform["modes_covered"] == 1000 and uniform["kl_to_uniform"] == pytest.approx(0.0, abs=1e-9)
+    assert uniform["modes_covered"] == 1000 and uniform["reverse_kl"] == pytest.approx(0.0, abs=1e-9)
     one = stacked_coverage(np.array([[3, 7, 2]] * 50))
-    assert one["modes_covered"] == 1 and one["kl_to_uniform"] == pytest.approx(math.log(1000), rel=1e-6)
+    assert one["modes_covered"] == 1 and one["reverse_kl"] == pytest.approx(math.log(1000), rel=1e-6)
     # Two modes, 3:1: KL = 3/4 log(3/4 · 1000) + 1/4 log(1/4 · 1000).
     two = stacked_coverage(np.array([[0, 0, 0]] * 3 + [[9, 9, 9]]))
     expected = 0.75 * math.log(750) + 0.25 * math.log(250)
-    assert two["modes_covered"] == 2 and two["kl_to_uniform"] == pytest.approx(expected, rel=1e-6)
+    assert two["modes_covered"] == 2 and two["reverse_kl"] == pytest.approx(expected, rel=1e-6)
     assert two["samples"] == 4 and two["modes_total"] == 1000
     with pytest.raises(DataError, match="N×3"):
         stacked_coverage(np.zeros((4, 2), dtype=int))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ class ReportInputs:
     dataset_meta: Mapping[str, Mapping[str, Any]]
     curves_dir: Path
     samples_dir: Path
+    published: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """dataset -> Markdown of its variants beside a paper's published table (`ganforge.published`)."""
 
 
 def read_curves(path: Path) -> dict[str, list[float]]:
@@ -193,6 +195,7 @@ def build_report(inputs: ReportInputs, figures: Path) -> str:
             label = entry["metrics"][primary_metric(entry)]["label"]
             lines += [f"### A/B verdicts ({label})", "", table.to_markdown(index=False), ""]
         lines += against_baselines(entry, inputs.results)
+        lines += list(inputs.published.get(dataset, []))
         lines += _figures(inputs, figures, dataset, names, entry, seeds)
         lines += _diagnostics(inputs, names, seeds)
     return "\n".join(lines) + "\n"

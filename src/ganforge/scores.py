@@ -79,6 +79,9 @@ METRICS = [
     Metric("semi_supervised.baseline_test_error", "test error (baseline on the same labels)", False),
     *_translation("a2b"),
     *_translation("b2a"),
+    Metric("channels.fd", "FD (digit classifier, per channel)", False),
+    Metric("channels.precision", "precision (per channel)", True),
+    Metric("channels.recall", "recall (per channel)", True),
     Metric("points.fd", "FD (2-D points)", False),
     Metric("points.precision", "precision (points)", True),
     Metric("points.recall", "recall (points)", True),
@@ -93,6 +96,7 @@ PRIMARY = [
     "a2b.l1",
     "modes.high_quality_fraction",
     "modes.mean_abs_radius_error",
+    "modes.reverse_kl",
 ]
 GENERATOR_NOTE = "ema (raw where a run has no EMA)"
 

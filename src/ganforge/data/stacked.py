@@ -69,6 +69,8 @@ def make_stacked(cfg: StackedConfig, ctx: SourceContext) -> PreparedDataset:
             "channels": {c: f"a {source.name} digit" for c in CHANNELS},
             "modes": classes**3,
             "seed": cfg.seed,
+            "evaluator": "stacked",  # scored by the source's domain classifier, channel by channel
+            "classifier_from": source.name,
         },
     )
     meta["counts"] = {"kept": cfg.count, "skipped": 0}

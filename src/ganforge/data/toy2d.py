@@ -79,6 +79,7 @@ def make_toy2d(cfg: Toy2DConfig, ctx: SourceContext) -> PreparedDataset:
     tensors["points"] = points.to(torch.float32)
     meta = {
         "source": f"generated {cfg.shape} (seed {cfg.seed})",
+        "shape": cfg.shape,
         "stand_in": False,
         "inputs": [],
         "counts": {"generated": cfg.count, "kept": cfg.count, "skipped": 0},

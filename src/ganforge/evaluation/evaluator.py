@@ -1,4 +1,5 @@
-"""The evaluator of a dataset, chosen by the dataset's kind: built once (`build_evaluator`:
+"""The evaluator of a dataset, chosen by the dataset (its meta may name one) or else its
+kind: built once (`build_evaluator`:
 domain classifiers, real-data references, baselines), saved in a folder, reloaded by the
 evaluate stage (`load_evaluator`) to score every run's samples."""
 
@@ -30,8 +31,14 @@ class Evaluator(ABC):
     @classmethod
     @abstractmethod
     def build(
-        cls, ds: PreparedDataset, settings: Settings, folder: Path, log: Log
-    ) -> tuple[dict[str, Any], dict[str, Any]]: ...
+        cls,
+        ds: PreparedDataset,
+        settings: Settings,
+        folder: Path,
+        log: Log,
+        borrowed: Mapping[str, Path] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """`borrowed`: the evaluator folders of other datasets this one is scored with."""
 
     @classmethod
     @abstractmethod
@@ -49,24 +56,37 @@ class Evaluator(ABC):
 def _registry() -> dict[str, type[Evaluator]]:
     from ganforge.evaluation.images import ImageEvaluator
     from ganforge.evaluation.points import PointsEvaluator
+    from ganforge.evaluation.stacked import StackedEvaluator
     from ganforge.evaluation.translation import TranslationEvaluator
 
-    return {cls.name: cls for cls in (ImageEvaluator, PointsEvaluator, TranslationEvaluator)}
+    evaluators = (ImageEvaluator, PointsEvaluator, StackedEvaluator, TranslationEvaluator)
+    return {cls.name: cls for cls in evaluators}
 
 
-def evaluator_for(data_kind: str) -> type[Evaluator]:
-    for cls in _registry().values():
+def evaluator_for(data_kind: str, named: str | None = None) -> type[Evaluator]:
+    """The evaluator a dataset names (`named`, from its meta), else the one for its kind."""
+    registry = _registry()
+    if named is not None:
+        if named not in registry:
+            raise DataError(f"no evaluator is called {named!r}; known: {', '.join(sorted(registry))}")
+        return registry[named]
+    for cls in registry.values():
         if data_kind in cls.data_kinds:
             return cls
     raise DataError(f"no evaluator scores {data_kind} datasets")
 
 
 def build_evaluator(
-    ds: PreparedDataset, settings: Settings, folder: Path, log: Log = print
+    ds: PreparedDataset,
+    settings: Settings,
+    folder: Path,
+    log: Log = print,
+    borrowed: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
-    """Build and save the evaluator of `ds` in `folder`; return its report."""
-    cls = evaluator_for(ds.kind)
-    state, report = cls.build(ds, settings, folder, log)
+    """Build and save the evaluator of `ds` in `folder` (with the evaluator folders of the
+    datasets it borrows from); return its report."""
+    cls = evaluator_for(ds.kind, ds.meta.get("evaluator"))
+    state, report = cls.build(ds, settings, folder, log, borrowed)
     save_torch(
         {"format": FORMAT_VERSION, "evaluator": cls.name, "dataset": ds.name, **state},
         folder / REFERENCE_FILE,

@@ -40,7 +40,12 @@ class ImageEvaluator(Evaluator):
 
     @classmethod
     def build(
-        cls, ds: PreparedDataset, settings: Settings, folder: Path, log: Log
+        cls,
+        ds: PreparedDataset,
+        settings: Settings,
+        folder: Path,
+        log: Log,
+        borrowed: Mapping[str, Path] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         cfg = settings.eval
         idx = real_subset(len(ds), cfg.real_count)

@@ -23,7 +23,12 @@ class PointsEvaluator(Evaluator):
 
     @classmethod
     def build(
-        cls, ds: PreparedDataset, settings: Settings, folder: Path, log: Log
+        cls,
+        ds: PreparedDataset,
+        settings: Settings,
+        folder: Path,
+        log: Log,
+        borrowed: Mapping[str, Path] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         idx = real_subset(len(ds), settings.eval.real_count)
         ref = Reference.build("points", PointsExtractor()(ds.points[idx]), None, 0, settings.eval)

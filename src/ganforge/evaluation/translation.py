@@ -50,7 +50,12 @@ class TranslationEvaluator(Evaluator):
 
     @classmethod
     def build(
-        cls, ds: PreparedDataset, settings: Settings, folder: Path, log: Log
+        cls,
+        ds: PreparedDataset,
+        settings: Settings,
+        folder: Path,
+        log: Log,
+        borrowed: Mapping[str, Path] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         masks, labels = heldout_masks(ds), domain_labels(ds)
         classes = len(ds.class_names)

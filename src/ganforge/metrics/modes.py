@@ -157,7 +157,8 @@ def stacked_coverage(channel_classes: np.ndarray | torch.Tensor, classes: int = 
     """Stacked MNIST's mode scores (the VEEGAN and PacGAN protocol) from the class a digit
     classifier gives each channel of each sample (N×3, R first): the mode of a sample is its
     three digits, `classes`³ modes in all; `modes_covered` is how many modes at least one
-    sample falls in, `kl_to_uniform` KL(mode histogram || uniform over the modes)."""
+    sample falls in, `reverse_kl` KL(mode histogram || uniform over the modes), the same
+    quantity as the 2-D mixtures' reverse KL (VEEGAN and PacGAN call it KL)."""
     _check_num_classes(classes)
     per_channel = _numpy(channel_classes)
     if per_channel.ndim != 2 or per_channel.shape[1] != 3:
@@ -168,6 +169,6 @@ def stacked_coverage(channel_classes: np.ndarray | torch.Tensor, classes: int = 
     return {
         "modes_covered": coverage["classes_hit"],
         "modes_total": classes**3,
-        "kl_to_uniform": coverage["kl_to_real"],
+        "reverse_kl": coverage["kl_to_real"],
         "samples": int(modes.shape[0]),
     }
