@@ -405,7 +405,7 @@ def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
     own_lr = {v for v in VARIANTS if "lr" in (variants[v].get("train") or {})}
     assert own_lr == {"gan_mnist", "cgan_mnist", "gan_ring", "ssgan_mnist", "pix2pix_edges2emoji64",
-                      "cyclegan_mnist2color"}  # fmt: skip
+                      "cyclegan_mnist2color", "pacdcgan2_stacked_mnist"}  # fmt: skip
     assert "configure" in stages
     assert {f"train@{v}" for v in VARIANTS - own_lr} <= stages
     assert not {f"train@{v}" for v in own_lr} & stages  # their resolved configs are unchanged

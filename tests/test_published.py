@@ -42,13 +42,13 @@ def test_the_table_puts_this_run_above_the_published_rows_in_the_papers_units():
     assert "| GAN (published) | 17.3 ± 0.8 | 94.8 ± 0.7 | 0.70 ± 0.07 | 10 | – |" in text
     assert "| PacGAN4 (published) | 24.8 ± 0.2 | 93.6 ± 0.6 | 0.04 ± 0.01 | 10 | – |" in text
     assert text.index("(here)") < text.index("(published)")
-    assert "Protocol: 2,500 samples per run" in text and "- `gan_grid`: G toy" in text
+    assert "The paper's protocol: 2,500 samples per run" in text and "- `gan_grid`: G toy" in text
 
 
 def test_stacked_rows_without_a_published_error_show_the_mean_alone():
     lines = published_table(TABLES["stacked"], {"v": [run(990, 0.0, 0.05, samples=26000)]}, {"v": "x"})
     text = "\n".join(lines)
-    assert "| DCGAN (published) | 99.0 | 3.40 | 10 | – |" in text
+    assert "| DCGAN (published) | 99.0 | 3.40 | – | – |" in text  # quoted from VEEGAN: runs unknown
     assert "| PacDCGAN2 (published) | 1000.0 ± 0.0 | 0.06 ± 0.00 | 10 | – |" in text
     assert "| **v** (here) | 990.0 | 0.05 | 1 | 26000 |" in text
 

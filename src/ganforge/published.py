@@ -28,6 +28,8 @@ class Row:
     name: str
     values: tuple[tuple[float, float | None], ...]
     """(mean, standard error or None) per column, in the paper's units."""
+    runs: int | None = 10
+    """Runs averaged (None: the paper does not say, e.g. rows quoted from another paper)."""
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,11 @@ TABLES: Mapping[str, Published] = {
         "50 epochs of 128,000 stacks (100,000 steps), 10 runs (standard error)",
         (Column("modes.modes_covered", "modes"), Column("modes.reverse_kl", "KL")),
         (
-            Row("DCGAN", ((99.0, None), (3.40, None))),
-            Row("ALI", ((16.0, None), (5.40, None))),
-            Row("Unrolled GAN", ((48.7, None), (4.32, None))),
-            Row("VEEGAN", ((150.0, None), (2.95, None))),
-            Row("DCGAN (PacGAN's implementation)", ((78.9, 6.46), (4.50, 0.127))),
+            Row("DCGAN", ((99.0, None), (3.40, None)), None),
+            Row("ALI", ((16.0, None), (5.40, None)), None),
+            Row("Unrolled GAN", ((48.7, None), (4.32, None)), None),
+            Row("VEEGAN", ((150.0, None), (2.95, None)), None),
+            Row("DCGAN, PacGAN's implementation", ((78.9, 6.46), (4.50, 0.127))),
             Row("PacDCGAN2", ((1000.0, 0.0), (0.06, 0.003))),
             Row("PacDCGAN3", ((1000.0, 0.0), (0.06, 0.003))),
             Row("PacDCGAN4", ((1000.0, 0.0), (0.07, 0.005))),
@@ -173,11 +175,12 @@ def published_table(
         lines.append(f"| **{variant}** (here) | " + " | ".join(cells) + f" | {len(runs)} | {counts} |")
     for row in table.rows:
         cells = [_cell(m, se, _digits(c)) for c, (m, se) in zip(table.columns, row.values, strict=True)]
-        lines.append(f"| {row.name} (published) | " + " | ".join(cells) + " | 10 | – |")
+        runs = str(row.runs) if row.runs is not None else "–"
+        lines.append(f"| {row.name} (published) | " + " | ".join(cells) + f" | {runs} | – |")
     lines += [
         "",
         f"Here: mean ± standard error over seeds, {generator} generator. Published: {table.source}.",
-        f"Protocol: {table.protocol}.",
+        f"The paper's protocol: {table.protocol} (this run's samples per run are in the table).",
         f"Set-up: {table.setup}; here:",
         "",
         *(f"- `{variant}`: {setup}" for variant, setup in setups.items()),
