@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ganforge.scores import lookup
+from ganforge.comparison import arm_values
 
 PACGAN = "PacGAN (Lin et al., NeurIPS 2018)"
 
@@ -139,11 +139,6 @@ def _digits(column: Column) -> int:
     return 1 if column.percent or column.key.endswith("modes_covered") else 2
 
 
-def _scores(result: Mapping[str, Any], generator: str) -> Mapping[str, Any]:
-    gens = result["generators"]
-    return gens.get(generator) or gens.get("raw") or {}
-
-
 def published_table(
     table: Published,
     results: Mapping[str, Sequence[Mapping[str, Any]]],
@@ -163,7 +158,7 @@ def published_table(
     for variant, runs in results.items():
         cells = []
         for column in table.columns:
-            values = [v for r in runs if (v := lookup(_scores(r, generator), column.key)) is not None]
+            values = arm_values(runs, generator, column.key)
             if not values:
                 cells.append("–")
                 continue
