@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -33,6 +34,7 @@ LATENT = {
     "gan_ring",
     "ssgan_mnist",
     "pacdcgan2_stacked_mnist",
+    "progan_emoji64",
 }
 TRANSLATION = {"pix2pix_edges2emoji64", "cyclegan_mnist2color"}
 VARIANTS = LATENT | TRANSLATION
@@ -149,7 +151,7 @@ def test_metrics_for_every_run_say_how_they_were_computed(smoke):
         assert ema["domain"]["fd"] >= 0 and 0 <= ema["domain"]["precision"] <= 1 and ema["domain"]["is"] >= 1
         assert ema["inception"]["available"] is False and "Inception" in ema["inception"]["reason"]
         assert metrics["extractors"]["domain"]["name"].startswith("domain:")
-        assert metrics["stand_in"] is (variant in ("dcgan_emoji64", "pix2pix_edges2emoji64"))
+        assert metrics["stand_in"] is variant.endswith("emoji64")
     cgan = json.loads((project / "reports" / "metrics" / "cgan_mnist" / "0.json").read_text())
     assert 0 <= cgan["generators"]["raw"]["classes"]["conditional_accuracy"] <= 1
     evaluator = json.loads((project / "reports" / "evaluators" / "mnist.json").read_text())
@@ -405,7 +407,7 @@ def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
     own_lr = {v for v in VARIANTS if "lr" in (variants[v].get("train") or {})}
     assert own_lr == {"gan_mnist", "cgan_mnist", "gan_ring", "ssgan_mnist", "pix2pix_edges2emoji64",
-                      "cyclegan_mnist2color", "pacdcgan2_stacked_mnist"}  # fmt: skip
+                      "cyclegan_mnist2color", "pacdcgan2_stacked_mnist", "progan_emoji64"}  # fmt: skip
     assert "configure" in stages
     assert {f"train@{v}" for v in VARIANTS - own_lr} <= stages
     assert not {f"train@{v}" for v in own_lr} & stages  # their resolved configs are unchanged
@@ -513,7 +515,10 @@ def test_two_processes_train_through_dvc_into_the_same_layout(smoke):
         run(["dvc", "checkout", "-f", f"train@{variant}"], project, env)
 
 
-RESUMED = {"gan_ring": 1500, "pix2pix_edges2emoji64": 120, "cyclegan_mnist2color": 60}
+RESUMED = {"gan_ring": 1500, "pix2pix_edges2emoji64": 120, "cyclegan_mnist2color": 60, "progan_emoji64": 100}
+# ProGAN's longer run fades 8×8 in over steps 4-44 and 16×16 over 48-88: a kill after the
+# first checkpoints (every 10 steps) lands mid-fade.
+GROWTH = {"progan_emoji64": ["variants.progan_emoji64.train.growth_fade=40"]}
 
 
 @pytest.fixture(scope="module")
@@ -526,6 +531,7 @@ def longer_runs(smoke):
         overrides += [
             f"+variants.{variant}.train.steps={steps}",
             f"+variants.{variant}.train.checkpoint_every=10",
+            *GROWTH.get(variant, []),
         ]
     run(["python", "-m", "pipeline", "params", *overrides], project, env)
     run(["dvc", "repro", "configure"], project, env)
@@ -536,8 +542,9 @@ def longer_runs(smoke):
 def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant, processes):
     """Killed at a random moment (SIGKILL to the whole `dvc repro`), `dvc repro` resumes
     from the working checkpoint and ends with bitwise the generators of a run never
-    interrupted: a GAN, pix2pix (dropout noise) and CycleGAN (pools, two samplers), and the
-    GAN on two processes (whose workers die with their launcher)."""
+    interrupted: a GAN, pix2pix (dropout noise), CycleGAN (pools, two samplers), ProGAN
+    mid-fade (growth state, moments reset at the next resolution), and the GAN on two
+    processes (whose workers die with their launcher)."""
     project, env, overrides = longer_runs
     if processes > 1:
         run(["python", "-m", "pipeline", "params", *overrides, f"distributed.nproc_per_node={processes}"],
@@ -576,6 +583,9 @@ def _kill_and_resume(project: Path, env: dict[str, str], variant: str, resume: l
 
     out = run(["dvc", "repro", *resume, "-s", f"train@{variant}"], project, env)  # what a user types next
     assert "resuming at step" in out.stdout + out.stderr
+    if variant in GROWTH:  # resumed mid-fade
+        step = int(re.search(r"resuming at step (\d+)/", out.stdout + out.stderr).group(1))
+        assert 4 < step < 44 or 48 < step < 88, step
     resumed = _sha(generator)
 
     run(["rm", "-rf", str(checkpoints)], project, env)  # the same run, never interrupted

@@ -121,7 +121,7 @@ def test_unconditional_nets_refuse_labels():
 
 def test_unknown_arch_lists_the_known_ones():
     with pytest.raises(
-        ConfigError, match=r"unknown generator arch 'resnet'; known generator archs: dcgan, mlp, toy"
+        ConfigError, match=r"unknown generator arch 'resnet'; known generator archs: dcgan, mlp, progan, toy"
     ):
         build_generator(ModelConfig(generator=NetConfig("resnet")), DataShape("images", 1, 28))
 

@@ -94,7 +94,7 @@ def small(spec: dict) -> dict:
     """The variant's spec with its conv nets at width 8 (the composition is under test)."""
     model = dict(spec.get("model") or {})
     for net in ("generator", "discriminator"):
-        if model.get(net, {}).get("arch") in ("dcgan", "unet", "resnet", "patchgan"):
+        if model.get(net, {}).get("arch") in ("dcgan", "progan", "unet", "resnet", "patchgan"):
             model[net] = {**model[net], "width": 8}
     return {**spec, "model": model, "image_size": spec.get("image_size") if "image_size" in spec else None}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import torch
 from torch import nn
 
@@ -119,6 +121,16 @@ class Discriminator(nn.Module):
         if self.projection is not None and labels is not None:
             logit = logit + (self.projection(labels).to(h.dtype) * h).sum(1)
         return logit
+
+
+@runtime_checkable
+class GrowingNet(Protocol):
+    """A net that grows (see `ganforge.nets.progan`): it holds `levels` resolutions from 4×4
+    and trains at the one the trainer's schedule sets."""
+
+    levels: int
+
+    def set_growth(self, level: int, alpha: float) -> None: ...
 
 
 def require_kind(arch: str, shape: DataShape, kind: str, hint: str) -> None:

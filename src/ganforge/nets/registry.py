@@ -1,7 +1,7 @@
 """Networks by architecture name: what `arch:` in a variant's `model:` block may say. Latent
-generators and their discriminators (`GENERATORS`, `DISCRIMINATORS`), image-to-image
-generators (`TRANSLATORS`) and patch discriminators (`PATCH_DISCRIMINATORS`). An unknown name
-is an error listing the known ones of that kind."""
+generators and their discriminators (`GENERATORS`, `DISCRIMINATORS`; `progan` nets grow under
+the trainer's schedule), image-to-image generators (`TRANSLATORS`) and patch discriminators
+(`PATCH_DISCRIMINATORS`). An unknown name is an error listing the known ones of that kind."""
 
 from __future__ import annotations
 
@@ -15,16 +15,19 @@ from ganforge.nets.config import DataShape, ImagePair, ModelConfig, NetConfig
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.nets.improved import apply_spectral_norm
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator, ToyDiscriminator, ToyGenerator
+from ganforge.nets.progan import ProGANDiscriminator, ProGANGenerator
 from ganforge.nets.translation import PatchDiscriminator, ResnetGenerator, Translator, UNetGenerator
 
 GENERATORS: Mapping[str, Callable[[int, DataShape, NetConfig], Generator]] = {
     "mlp": MLPGenerator,
     "dcgan": DCGANGenerator,
+    "progan": ProGANGenerator,
     "toy": ToyGenerator,
 }
 DISCRIMINATORS: Mapping[str, Callable[[DataShape, NetConfig], Discriminator]] = {
     "mlp": MLPDiscriminator,
     "dcgan": DCGANDiscriminator,
+    "progan": ProGANDiscriminator,
     "toy": ToyDiscriminator,
 }
 TRANSLATORS: Mapping[str, Callable[[ImagePair, NetConfig], Translator]] = {

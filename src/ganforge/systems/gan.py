@@ -1,6 +1,7 @@
 """`gan`: one generator and one discriminator (conditional when the variant says so),
 alternating `d_steps` discriminator updates with one generator update, with any loss of
-`ganforge.losses` and the regularizers of `ganforge.regularizers` switched on by config."""
+`ganforge.losses` and the regularizers of `ganforge.regularizers` switched on by config; with
+progressive nets (arch progan), the same system at the resolution the schedule has grown to."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import torch
 
 from ganforge.errors import ConfigError
 from ganforge.losses import AdversarialLoss, get_loss
-from ganforge.nets.base import Discriminator, Generator
+from ganforge.nets.base import Discriminator, Generator, GrowingNet
+from ganforge.nets.progan import ProGANDiscriminator, downsample, fade_reals
 from ganforge.nets.registry import build_discriminator, build_generator
 from ganforge.regularizers import HistoricalAverage, clip_weights, feature_matching, gradient_penalty
 from ganforge.systems.base import autocast, d_outputs, frozen, grad_norm, to_channels_last
@@ -45,19 +47,23 @@ class GanSystem(PairSystem):
         )
 
     def discriminator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
-        x, labels = batch["x"], batch.get("labels")
+        x, labels = self.discriminator_input(batch["x"], real=True), batch.get("labels")
         z = self.latent(len(batch))
         # With one D step per G step, G's step reuses this fake batch (as DCGAN's reference
         # loop does): one generator forward per iteration instead of two.
         reuse = self.cfg.d_steps == 1
         with autocast(self.device, self.amp_dtype):
             with torch.set_grad_enabled(reuse):
-                fake = self.g(z, labels)
+                fake = self.discriminator_input(self.g(z, labels), real=False)
             self._fake = fake if reuse else None
             real_logits = self.d(x, labels).float()
             fake_logits = self.d(fake.detach(), labels).float()
             loss = self.loss.discriminator(real_logits, fake_logits, self.cfg.real_label)
             out = {"d_loss": loss.detach()}
+            if self.cfg.drift:  # ProGAN's drift term keeps the critic's scores near 0
+                drift = real_logits.pow(2).mean()
+                loss = loss + self.cfg.drift * drift
+                out["drift"] = drift.detach()
             if self.cfg.gradient_penalty:
                 gp = gradient_penalty(lambda v: self.d(v, labels), x, fake, self.noise, self.shard)
                 loss = loss + self.cfg.gradient_penalty * gp
@@ -71,13 +77,14 @@ class GanSystem(PairSystem):
         return out
 
     def generator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
-        x, labels = batch["x"], batch.get("labels")
+        labels = batch.get("labels")
         fake, self._fake = self._fake, None
         with frozen(self.d), autocast(self.device, self.amp_dtype):
             if fake is None:
-                fake = self.g(self.latent(len(batch)), labels)
+                fake = self.discriminator_input(self.g(self.latent(len(batch)), labels), real=False)
             out: dict[str, torch.Tensor] = {}
             if self.cfg.feature_matching:
+                x = self.discriminator_input(batch["x"], real=True)
                 fm = feature_matching(
                     self.d.features(x, labels).float(), self.d.features(fake, labels).float()
                 )
@@ -91,6 +98,11 @@ class GanSystem(PairSystem):
             loss = self._with_history(loss, "generator", out)
             self._update("generator", loss, out if diagnose else None)
         return out
+
+    def discriminator_input(self, images: torch.Tensor, real: bool) -> torch.Tensor:
+        """Samples as the discriminator sees them (as they are here; progressive growing
+        brings them to the current resolution)."""
+        return images
 
     def _with_history(self, loss: torch.Tensor, name: str, out: dict[str, torch.Tensor]) -> torch.Tensor:
         """Add the historical-averaging penalty of net `name`, when it is on."""
@@ -119,6 +131,22 @@ class GanSystem(PairSystem):
             h.load_state_dict(state["history"][k])
 
 
+class ProgressiveGanSystem(GanSystem):
+    """A GanSystem whose nets grow (arch progan): the discriminator sees every batch at the
+    current resolution, real images blended with their half-resolution version while the new
+    block fades in (as the generator's output is), generated ones pooled down from the full
+    size the generator returns."""
+
+    def discriminator_input(self, images: torch.Tensor, real: bool) -> torch.Tensor:
+        d: ProGANDiscriminator = self.modules["discriminator"]  # type: ignore[assignment]
+        x = downsample(images, d.resolution)
+        return fade_reals(x, d.alpha) if real and d.level > 0 and d.alpha < 1.0 else x
+
+    def describe(self) -> dict[str, Any]:
+        d: ProGANDiscriminator = self.modules["discriminator"]  # type: ignore[assignment]
+        return {"resolutions": [4 << level for level in range(d.levels)], "resolution": d.resolution}
+
+
 class GanKind(LatentKind):
     name = "gan"
 
@@ -135,7 +163,14 @@ class GanKind(LatentKind):
         d = build_discriminator(variant.model, tensors.shape)
         to_channels_last(placement.channels_last, g, d)
         cfg = variant.train
-        system = GanSystem(
+        grows = [isinstance(net, GrowingNet) for net in (g, d)]
+        if any(grows) and not all(grows):
+            raise ConfigError(
+                f"variant {variant.name}: progressive growing needs arch progan for both the generator "
+                f"and the discriminator"
+            )
+        system_class = ProgressiveGanSystem if all(grows) else GanSystem
+        system = system_class(
             g, d, get_loss(cfg.loss), cfg, placement.device, setup.random.noise, placement.amp_dtype
         )
         sampler = BatchSampler(

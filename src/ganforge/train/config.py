@@ -24,7 +24,11 @@ class TrainConfig:
     rates by a factor that falls linearly from 1 at step `lr_decay_start` to 0 at step
     `lr_decay_end` (absolute steps, so raising `steps` later continues the same schedule).
     `compile` runs the nets through `torch.compile` (inductor); its fused kernels round
-    differently, so it is part of what a run computes (not an execution option)."""
+    differently, so it is part of what a run computes (not an execution option).
+    Progressive growing (nets that grow, arch progan): the nets train `growth_stable` steps
+    at 4×4, then each next resolution fades in over `growth_fade` steps and trains
+    `growth_stable` more (0: no growth, the nets train at their full size); `drift` ε adds
+    ε·D(x)² on the real images to the discriminator's loss (ProGAN's drift term)."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -54,6 +58,9 @@ class TrainConfig:
     lr_decay_start: int = 0
     lr_decay_end: int = 0
     compile: bool = False
+    growth_stable: int = 0
+    growth_fade: int = 0
+    drift: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "d_steps", "log_every", "checkpoint_every"):
@@ -61,6 +68,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.grid_every < 0 or self.ema_start < 0 or self.ema_standing_batches < 0:
             raise ValueError("grid_every, ema_start and ema_standing_batches must be 0 or more")
+        if self.growth_stable < 0 or self.growth_fade < 0 or self.drift < 0:
+            raise ValueError("growth_stable, growth_fade and drift must be 0 or more")
+        if self.compile and self.growth_stable:
+            raise ValueError("compile cannot run with growth: each fade-in weight would recompile the nets")
+        if self.growth_fade and not self.growth_stable:
+            raise ValueError("growth_fade needs growth_stable > 0 (the steps at each resolution)")
         for name in ("lr", "lr_g", "lr_d"):
             value = getattr(self, name)
             if value is not None and value <= 0:

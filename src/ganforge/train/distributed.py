@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ganforge.errors import ConfigError
+from ganforge.nets.base import GrowingNet
 
 LAUNCHED_ENV = "TORCHELASTIC_RUN_ID"  # set by torch.distributed.run in every worker
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
@@ -162,12 +163,13 @@ class Group:
 
     def wrap(self, net: nn.Module) -> nn.Module:
         """`net` as a DDP replica (with SyncBatchNorm when asked; the optimizers keep working,
-        as the conversion reuses the parameters)."""
+        as the conversion reuses the parameters; a growing net's unused blocks are expected)."""
         if self.sync_batchnorm:
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
         device = next(net.parameters()).device
         ids = [device.index] if device.type == "cuda" else None
-        return Replica(net, device_ids=ids)
+        # A growing net leaves the blocks of other resolutions out of each step.
+        return Replica(net, device_ids=ids, find_unused_parameters=isinstance(net, GrowingNet))
 
     def mean(self, values: torch.Tensor) -> torch.Tensor:
         """The average of `values` over the ranks."""

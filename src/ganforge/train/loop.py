@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.errors import DataError
+from ganforge.errors import ConfigError, DataError
 from ganforge.systems.base import AdversarialSystem, Phase
 from ganforge.train.batches import Batch, BatchSampler
 from ganforge.train.checkpoint import load_checkpoint, save_checkpoint
@@ -22,7 +22,7 @@ from ganforge.train.distributed import Group
 from ganforge.train.ema import EMA
 from ganforge.train.progress import Progress
 from ganforge.train.rng import RunRandom
-from ganforge.train.schedule import Schedule
+from ganforge.train.schedule import Schedule, growing_nets
 
 LogHook = Callable[[int, dict[str, float]], None]
 GridHook = Callable[[int, Mapping[str, nn.Module]], None]
@@ -84,13 +84,20 @@ class Trainer:
         self.group = group
         self.world = group.world if group is not None else 1
         self.processes = [self.world]
-        self.schedule = Schedule.from_config(cfg)
-        self.schedule.attach(system.optimizers)
         self.emas = (
             {name: EMA(net, cfg.ema_decay) for name, net in system.averaged().items()}
             if cfg.ema_decay is not None
             else {}
         )
+        # Progressive nets (and their EMA copies) grow as the schedule says.
+        self.growing = growing_nets([*system.modules.values(), *(e.module for e in self.emas.values())])
+        levels = {net.levels for net in self.growing}
+        if len(levels) > 1:
+            raise ConfigError(
+                f"the growing nets of a run must hold the same resolutions, got {sorted(levels)}"
+            )
+        self.schedule = Schedule.from_config(cfg, levels.pop() if levels else 1)
+        self.schedule.attach(system.optimizers)
         self.history: list[dict[str, float]] = []
         # Sum and count of each value the system returned since the last log (on the device).
         self.window: dict[str, tuple[torch.Tensor | float, int]] = {}
@@ -215,6 +222,7 @@ class Trainer:
         for step in range(start + 1, self.cfg.steps + 1):
             diagnose = step % self.cfg.log_every == 0 or step == self.cfg.steps
             lr_factor = self.schedule.apply(step - 1, self.system.optimizers)
+            growth = self.schedule.grow(step - 1, self.growing) if self.schedule.grows else None
             self._iteration(phases, diagnose)
             if step > self.cfg.ema_start:
                 averaged = self.system.averaged()
@@ -224,6 +232,8 @@ class Trainer:
                 now = time.perf_counter()
                 rate = images_per_iteration * (step - tick_step) / max(now - tick, 1e-9)
                 extra = {"lr_factor": lr_factor} if self.schedule.kind != "constant" else {}
+                if growth is not None:
+                    extra.update(resolution=float(4 << growth[0]), alpha=growth[1])
                 self._log(step, rate, extra)
                 tick, tick_step = time.perf_counter(), step
             if step % self.cfg.checkpoint_every == 0 or step == self.cfg.steps:
