@@ -64,3 +64,28 @@ def test_the_setup_line_names_nets_options_and_budget():
         "G dcgan, D dcgan (width 32/32, 32 px), pack 2, loss ns, z 100-D, adam lr 0.0002 β (0.5, 0.999), "
         "5,000 steps of 64"
     )
+
+
+def test_the_setup_line_names_hidden_widths_and_the_lr_decay():
+    g = {"arch": "toy", "hidden": [128, 128], "pack": 1}
+    config = {
+        "model": {
+            "latent_dim": 10,
+            "generator": g,
+            "discriminator": {"arch": "toy", "hidden": None, "pack": 4},
+        },
+        "train": {
+            "loss": "ns",
+            "lr": 0.001,
+            "betas": [0.5, 0.9],
+            "steps": 60000,
+            "batch_size": 256,
+            "lr_schedule": "linear",
+            "lr_decay_start": 30000,
+            "lr_decay_end": 60000,
+        },
+    }
+    assert describe_setup(config) == (
+        "G toy, D toy (hidden 128-128/default), pack 4, loss ns, z 10-D, adam lr 0.001 falling linearly "
+        "to 0 over steps 30,000–60,000 β (0.5, 0.9), 60,000 steps of 256"
+    )

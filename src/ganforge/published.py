@@ -191,6 +191,8 @@ def describe_setup(config: Mapping[str, Any]) -> str:
     nets = f"G {g['arch']}, D {d['arch']}"
     if g["arch"] == "dcgan":
         nets += f" (width {g['width']}/{d['width']}, {config.get('image_size') or 'native'} px)"
+    elif g.get("hidden") or d.get("hidden"):
+        nets += f" (hidden {_sizes(g.get('hidden'))}/{_sizes(d.get('hidden'))})"
     extras = [
         f"pack {d['pack']}" if d.get("pack", 1) > 1 else "",
         f"minibatch discrimination {d['minibatch_kernels']}×{d['minibatch_dims']}"
@@ -198,9 +200,16 @@ def describe_setup(config: Mapping[str, Any]) -> str:
         else "",
         "spectral norm" if d.get("spectral_norm") else "",
     ]
-    lr = train["lr"]
+    lr = f"lr {train['lr']:g}"
+    if train.get("lr_schedule") == "linear":
+        lr += f" falling linearly to 0 over steps {train['lr_decay_start']:,}–{train['lr_decay_end']:,}"
     return (
         f"{nets}{''.join(f', {e}' for e in extras if e)}, loss {train['loss']}, z {model['latent_dim']}-D, "
-        f"{train.get('optimizer', 'adam')} lr {lr:g} β {tuple(train['betas'])}, "
+        f"{train.get('optimizer', 'adam')} {lr} β {tuple(train['betas'])}, "
         f"{train['steps']:,} steps of {train['batch_size']}"
     )
+
+
+def _sizes(hidden: Sequence[int] | None) -> str:
+    """Hidden layer widths as `128-128`; the arch's default when unset."""
+    return "-".join(map(str, hidden)) if hidden else "default"
