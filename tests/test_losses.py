@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ganforge.errors import ConfigError
-from ganforge.losses import get_loss
+from ganforge.losses import get_loss, top_k
 
 
 def log_sigmoid(x):
@@ -48,3 +48,14 @@ def test_unknown_loss_lists_the_known_ones():
         ConfigError, match=r"unknown loss 'wasserstein'; known losses: hinge, ls, minimax, ns, wgan"
     ):
         get_loss("wasserstein")
+
+
+def test_top_k_keeps_the_most_real_scores_and_at_least_one():
+    fake = torch.tensor([[0.1], [2.0], [-1.0], [0.7]])
+    assert torch.equal(top_k(fake, 1.0), fake)
+    assert torch.equal(top_k(fake, 0.5), torch.tensor([2.0, 0.7]))
+    assert torch.equal(top_k(fake, 0.01), torch.tensor([2.0]))
+    loss = get_loss("ns")
+    assert loss.generator(top_k(fake, 0.5)).item() == pytest.approx(
+        -(log_sigmoid(2.0) + log_sigmoid(0.7)) / 2, rel=1e-6
+    )

@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from ganforge.data.prepared import PreparedDataset, heldout_mask
+from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.nets.config import DataShape, ModelConfig, NetConfig
 from ganforge.nets.registry import build_discriminator, build_generator
@@ -315,7 +316,6 @@ def test_grids_every_n_steps_and_at_the_end():
 
 
 def test_a_batch_larger_than_the_data_is_a_one_line_config_error():
-    from ganforge.errors import ConfigError
 
     with pytest.raises(
         ConfigError, match=r"the training data has 5 examples, fewer than one batch of 8: lower"
@@ -341,3 +341,31 @@ def test_standing_statistics_of_each_system(name, recomputed):
     assert set(done) == recomputed and all(v["batches"] == 4 for v in done.values())
     for k in recomputed:
         assert any(not torch.equal(a, b) for a, b in zip(before[k], result.ema[k].buffers(), strict=True))
+
+
+def test_top_k_training_changes_the_run_and_resumes_bitwise_mid_decay(tmp_path):
+    """Top-k training (a fraction falling from 1 to 0.5 over 10 steps) trains other weights
+    than the plain run, and a run interrupted mid-decay resumes to the uninterrupted bits."""
+    shape, model = small_setup()
+    cfg = TrainConfig(steps=8, batch_size=8, log_every=2, checkpoint_every=2, top_k=0.5, top_k_end=10)
+    straight = make_trainer(shape, model, cfg)
+    straight.fit()
+    plain = make_trainer(shape, model, replace(cfg, top_k=1.0))
+    plain.fit()
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(weights(straight).values(), weights(plain).values(), strict=True)
+    )
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(SimulatedKillError):
+        make_trainer(shape, model, cfg, checkpoint=ckpt, hooks=Hooks(on_log=_kill_at(5))).fit()
+    resumed = make_trainer(shape, model, cfg, checkpoint=ckpt)
+    assert resumed.fit().resumed_from == 4
+    assert_same(straight, resumed)
+
+
+def test_top_k_is_refused_by_systems_that_do_not_select():
+    variant, data = tiny_variant("pix2pix_facades", top_k=0.5)
+    built, random = build(variant, data)
+    with pytest.raises(ConfigError, match=r"top_k .* needs a gan system"):
+        Trainer(built.system, built.sampler, random, variant.train, "fp")

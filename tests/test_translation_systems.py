@@ -165,3 +165,13 @@ def test_linear_schedule_falls_from_one_to_zero_between_its_steps():
     assert s.apply(15, {"g": opt}) == 0.5 and opt.param_groups[0]["lr"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="lr_decay_start < lr_decay_end"):
         TrainConfig(lr_schedule="linear", lr_decay_start=5, lr_decay_end=5)
+
+
+def test_top_k_fraction_falls_linearly_to_nu_and_stays():
+    s = Schedule.from_config(TrainConfig(top_k=0.5, top_k_end=10))
+    assert [s.kept(d) for d in (0, 5, 10, 100)] == [1.0, 0.75, 0.5, 0.5]
+    assert Schedule.from_config(TrainConfig(top_k=0.6)).kept(0) == 0.6
+    assert Schedule.from_config(TrainConfig()).kept(10**6) == 1.0
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="top_k must be in"):
+            TrainConfig(top_k=bad)

@@ -101,6 +101,16 @@ class LeastSquares(AdversarialLoss):
         return 0.5 * ((fake - 1.0) ** 2).mean()
 
 
+def top_k(fake: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The `fraction` (at least one) of the discriminator's outputs on generated samples that
+    rate them most real, for top-k training (Sinha et al. 2020): the generator learns only
+    from its most realistic samples, as a flat tensor; all of them, unchanged, at 1."""
+    if fraction >= 1.0:
+        return fake
+    flat = fake.reshape(-1)
+    return flat.topk(max(1, round(fraction * flat.numel()))).values
+
+
 LOSSES: Mapping[str, AdversarialLoss] = {
     loss.name: loss for loss in (NonSaturating(), Minimax(), Wasserstein(), Hinge(), LeastSquares())
 }

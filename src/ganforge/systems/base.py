@@ -39,6 +39,11 @@ class AdversarialSystem(ABC):
     optimizers: dict[str, torch.optim.Optimizer]
     probabilities: bool = True
     """Whether the logged d_real / d_fake are probabilities (for the failure-mode flags)."""
+    kept: float = 1.0
+    """The fraction of generated samples the generator's adversarial loss follows (top-k
+    training): the trainer sets it each step from its schedule."""
+    selects_top_k: bool = False
+    """Whether the system honours `kept` (the trainer refuses top_k for one that does not)."""
     shard: Shard = Shard()
     """This process's slice of every global draw (noise, augmentation) under data parallelism."""
     _plain: dict[str, nn.Module] | None = None

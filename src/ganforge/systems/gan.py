@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ganforge.errors import ConfigError
-from ganforge.losses import AdversarialLoss, get_loss
+from ganforge.losses import AdversarialLoss, get_loss, top_k
 from ganforge.nets.base import Discriminator, Generator, GrowingNet
 from ganforge.nets.progan import ProGANDiscriminator, downsample, fade_reals
 from ganforge.nets.registry import build_discriminator, build_generator
@@ -26,6 +26,8 @@ from ganforge.train.config import TrainConfig
 
 class GanSystem(PairSystem):
     """G and D trained with one of `ganforge.losses`, and the regularizers the config switches on."""
+
+    selects_top_k = True
 
     def __init__(
         self,
@@ -91,9 +93,9 @@ class GanSystem(PairSystem):
                 out["feature_matching"] = fm.detach()
                 loss = self.cfg.feature_matching * fm
                 if not self.cfg.feature_matching_only:
-                    loss = loss + self.loss.generator(self.d(fake, labels).float())
+                    loss = loss + self.loss.generator(top_k(self.d(fake, labels).float(), self.kept))
             else:
-                loss = self.loss.generator(self.d(fake, labels).float())
+                loss = self.loss.generator(top_k(self.d(fake, labels).float(), self.kept))
             out["g_loss"] = loss.detach()
             loss = self._with_history(loss, "generator", out)
             self._update("generator", loss, out if diagnose else None)

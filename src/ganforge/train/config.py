@@ -28,7 +28,11 @@ class TrainConfig:
     Progressive growing (nets that grow, arch progan): the nets train `growth_stable` steps
     at 4×4, then each next resolution fades in over `growth_fade` steps and trains
     `growth_stable` more (0: no growth, the nets train at their full size); `drift` ε adds
-    ε·D(x)² on the real images to the discriminator's loss (ProGAN's drift term)."""
+    ε·D(x)² on the real images to the discriminator's loss (ProGAN's drift term).
+    `top_k` ν below 1 is top-k training (Sinha et al. 2020, `gan` systems): the generator's
+    adversarial loss follows only the fraction of its batch's discriminator outputs that D
+    rates most real, a fraction falling linearly from 1 at step 0 to ν at step `top_k_end`
+    (absolute, as the lr decay; the paper decays it geometrically per epoch)."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -61,6 +65,8 @@ class TrainConfig:
     growth_stable: int = 0
     growth_fade: int = 0
     drift: float = 0.0
+    top_k: float = 1.0
+    top_k_end: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "d_steps", "log_every", "checkpoint_every"):
@@ -70,6 +76,10 @@ class TrainConfig:
             raise ValueError("grid_every, ema_start and ema_standing_batches must be 0 or more")
         if self.growth_stable < 0 or self.growth_fade < 0 or self.drift < 0:
             raise ValueError("growth_stable, growth_fade and drift must be 0 or more")
+        if not 0.0 < self.top_k <= 1.0 or self.top_k_end < 0:
+            raise ValueError(
+                f"top_k must be in (0, 1] and top_k_end 0 or more, got {self.top_k} and {self.top_k_end}"
+            )
         if self.compile and self.growth_stable:
             raise ValueError("compile cannot run with growth: each fade-in weight would recompile the nets")
         if self.growth_fade and not self.growth_stable:

@@ -97,6 +97,10 @@ class Trainer:
                 f"the growing nets of a run must hold the same resolutions, got {sorted(levels)}"
             )
         self.schedule = Schedule.from_config(cfg, levels.pop() if levels else 1)
+        if self.schedule.top_k < 1.0 and not system.selects_top_k:
+            raise ConfigError(
+                f"top_k (top-k training) needs a gan system; {type(system).__name__} has no use for it"
+            )
         self.schedule.attach(system.optimizers)
         self.history: list[dict[str, float]] = []
         # Sum and count of each value the system returned since the last log (on the device).
@@ -223,6 +227,7 @@ class Trainer:
             diagnose = step % self.cfg.log_every == 0 or step == self.cfg.steps
             lr_factor = self.schedule.apply(step - 1, self.system.optimizers)
             growth = self.schedule.grow(step - 1, self.growing) if self.schedule.grows else None
+            self.system.kept = self.schedule.kept(step - 1)
             self._iteration(phases, diagnose)
             if step > self.cfg.ema_start:
                 averaged = self.system.averaged()
