@@ -11,10 +11,12 @@ from typing import Any
 
 import yaml
 
+from ganforge.config import from_dict
 from ganforge.errors import ConfigError, MissingDataError, unknown_name
 from ganforge.io import atomic_dir, write_json
 from ganforge.layout import CONFIG_DIR, PREPARED_DIR
-from ganforge.variants import Variant, parse_spec, resolve_variant, shadowed_overrides
+from ganforge.train.config import TrainConfig
+from ganforge.variants import Variant, parse_spec, resolve_variant, shadowed_overrides, unread_options
 from pipeline.params import CONF_DIR, entry, load_params, section
 
 
@@ -83,11 +85,16 @@ def configure(root: Path) -> list[str]:
     if not names:
         raise ConfigError("params.yaml: run.variants is empty: the profile trains nothing")
     lines = []
+    global_train = from_dict(TrainConfig, section(params, "train"), "train")
     with atomic_dir(root / CONFIG_DIR) as folder:
         for name in names:
             variant = resolve(params, name, root)
             write_json(folder / f"{name}.json", variant.to_json())
             t = variant.train
+            lines += [
+                f"note: train.{key}={value} does not reach {name}: a {variant.kind} system does not use it"
+                for key, value in unread_options(variant.system, global_train)
+            ]
             lines.append(
                 f"configured {name}: {variant.kind} system, {variant.model.generator.arch}/"
                 f"{variant.model.discriminator.arch} on {variant.dataset}, {t.steps} steps, "

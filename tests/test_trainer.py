@@ -362,10 +362,3 @@ def test_top_k_training_changes_the_run_and_resumes_bitwise_mid_decay(tmp_path):
     resumed = make_trainer(shape, model, cfg, checkpoint=ckpt)
     assert resumed.fit().resumed_from == 4
     assert_same(straight, resumed)
-
-
-def test_top_k_is_refused_by_systems_that_do_not_select():
-    variant, data = tiny_variant("pix2pix_facades", top_k=0.5)
-    built, random = build(variant, data)
-    with pytest.raises(ConfigError, match=r"top_k .* needs a gan system"):
-        Trainer(built.system, built.sampler, random, variant.train, "fp")

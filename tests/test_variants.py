@@ -11,6 +11,8 @@ from ganforge.data.prepared import PreparedDataset, save_prepared
 from ganforge.errors import ConfigError, MissingDataError
 from ganforge.systems.options import SYSTEM_OPTIONS, CycleGanOptions, GanOptions, Pix2PixOptions
 from ganforge.systems.registry import SYSTEMS
+from ganforge.train.config import TrainConfig
+from ganforge.variants import check_train_options, resolve_variant
 from pipeline.configure import configure, resolve, shadow_notes
 from pipeline.resolved import load_variant
 from tests.project import ROOT
@@ -159,3 +161,43 @@ def test_a_global_override_a_variant_hides_is_named(params):
         "(override it with -S variants.cdcgan_mnist.train.lr=...)",
     ]
     assert shadow_notes(yaml.safe_load((ROOT / "params.yaml").read_text()), ["gan_mnist"], ROOT) == []
+
+
+def test_a_variant_may_not_set_train_options_its_system_ignores(params):
+    spec = copy.deepcopy(params["variants"]["pix2pix_edges2emoji64"])
+    spec["train"] = {**spec["train"], "top_k": 0.5, "drift": 0.001, "loss": "ls"}
+    with pytest.raises(
+        ConfigError,
+        match=r"^variants\.p2p\.train: a pix2pix system does not use drift=0\.001, top_k=0\.5: remove it$",
+    ):
+        resolve_variant("p2p", spec, params["train"], "")
+    cyclegan = copy.deepcopy(params["variants"]["cyclegan_mnist2color"])
+    cyclegan["train"] = {**cyclegan["train"], "d_steps": 2}
+    with pytest.raises(ConfigError, match="a cyclegan system does not use d_steps=2"):
+        resolve_variant("c", cyclegan, params["train"], "")
+    cyclegan["train"]["d_steps"] = 1  # the default changes nothing, so it may be stated
+    assert resolve_variant("c", cyclegan, params["train"], "").train.d_steps == 1
+
+
+def test_a_global_train_option_reaches_only_the_systems_that_read_it(params, root):
+    params = copy.deepcopy(params)
+    params["train"].update(top_k=0.5, gradient_penalty=1.0, loss="ls")
+    pix2pix = resolve_variant("p2p", params["variants"]["pix2pix_edges2emoji64"], params["train"], "")
+    assert (pix2pix.train.top_k, pix2pix.train.gradient_penalty, pix2pix.train.loss) == (1.0, 0.0, "ns")
+    gan = resolve(params, "cgan_concat_mnist", root)
+    assert (gan.train.top_k, gan.train.gradient_penalty, gan.train.loss) == (0.5, 1.0, "ls")
+    params["run"]["variants"] = {"ssgan_mnist": "mnist"}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert configure(root)[:3] == [
+        "note: train.loss=ls does not reach ssgan_mnist: a semi_supervised system does not use it",
+        "note: train.gradient_penalty=1.0 does not reach ssgan_mnist: a semi_supervised system does not use it",
+        "note: train.top_k=0.5 does not reach ssgan_mnist: a semi_supervised system does not use it",
+    ]
+    assert load_variant(root, "ssgan_mnist").train.top_k == 1.0
+
+
+def test_training_refuses_options_its_system_ignores():
+    """The trainer's own guard, for variants built in code rather than resolved from params."""
+    with pytest.raises(ConfigError, match=r"^run: a pix2pix system does not use top_k=0\.5: remove it$"):
+        check_train_options(Pix2PixOptions(), TrainConfig(top_k=0.5), "run")
+    check_train_options(GanOptions(), TrainConfig(top_k=0.5, drift=0.1), "run")

@@ -6,13 +6,14 @@ stage depends on. It imports no torch, so resolving is cheap."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ganforge.config import from_dict
+from ganforge.errors import ConfigError
 from ganforge.nets.config import ModelConfig
-from ganforge.systems.options import SystemOptions, parse_system
+from ganforge.systems.options import SYSTEM_TRAIN_OPTIONS, SystemOptions, parse_system
 from ganforge.train.config import SCHEDULE_ONLY, TrainConfig
 
 
@@ -81,18 +82,49 @@ def resolve_variant(
     where = f"variants.{name}"
     parsed = parse_spec(name, spec)
     from_dict(TrainConfig, train_defaults, "train")  # a bad global value is reported as such
+    system = parse_system(parsed.system, f"{where}.system")
+    train = from_dict(TrainConfig, {**train_defaults, **parsed.train}, f"{where}.train")
+    check_train_options(system, train, f"{where}.train", keys=list(parsed.train))
+    # A global value its system does not read stays at the default here (configure says so),
+    # so the resolved config, and with it the run, is what the system computes.
+    unread = unread_options(system, train)
     return Variant(
         name=name,
         dataset=parsed.dataset,
         dataset_sha256=dataset_sha256,
         image_size=parsed.image_size,
-        system=parse_system(parsed.system, f"{where}.system"),
+        system=system,
         model=from_dict(ModelConfig, parsed.model, f"{where}.model"),
-        train=from_dict(TrainConfig, {**train_defaults, **parsed.train}, f"{where}.train"),
+        train=dataclasses.replace(train, **{key: TRAIN_DEFAULTS[key] for key, _ in unread}),
         profile=profile,
         experiment=experiment,
         live=live,
     )
+
+
+TRAIN_DEFAULTS: Mapping[str, Any] = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def unread_options(
+    system: SystemOptions, train: TrainConfig, keys: Iterable[str] = SYSTEM_TRAIN_OPTIONS
+) -> list[tuple[str, Any]]:
+    """(name, value) of each of `keys` that is set away from its default in `train` and that
+    `system` does not read (gan-only regularizers for pix2pix, say)."""
+    return [
+        (key, getattr(train, key))
+        for key in SYSTEM_TRAIN_OPTIONS
+        if key in keys and key not in system.train_options and getattr(train, key) != TRAIN_DEFAULTS[key]
+    ]
+
+
+def check_train_options(
+    system: SystemOptions, train: TrainConfig, where: str, keys: Iterable[str] = SYSTEM_TRAIN_OPTIONS
+) -> None:
+    """Refuse the options among `keys` that `system` would ignore, naming them."""
+    unread = unread_options(system, train, list(keys))
+    if unread:
+        names = ", ".join(f"{key}={value}" for key, value in unread)
+        raise ConfigError(f"{where}: a {system.kind} system does not use {names}: remove it")
 
 
 def variant_from_json(data: Mapping[str, Any], where: str) -> Variant:

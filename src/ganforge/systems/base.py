@@ -41,9 +41,7 @@ class AdversarialSystem(ABC):
     """Whether the logged d_real / d_fake are probabilities (for the failure-mode flags)."""
     kept: float = 1.0
     """The fraction of generated samples the generator's adversarial loss follows (top-k
-    training): the trainer sets it each step from its schedule."""
-    selects_top_k: bool = False
-    """Whether the system honours `kept` (the trainer refuses top_k for one that does not)."""
+    training): the trainer sets it each step from its schedule (only `gan` systems read it)."""
     shard: Shard = Shard()
     """This process's slice of every global draw (noise, augmentation) under data parallelism."""
     _plain: dict[str, nn.Module] | None = None

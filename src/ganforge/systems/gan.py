@@ -27,8 +27,6 @@ from ganforge.train.config import TrainConfig
 class GanSystem(PairSystem):
     """G and D trained with one of `ganforge.losses`, and the regularizers the config switches on."""
 
-    selects_top_k = True
-
     def __init__(
         self,
         generator: Generator,

@@ -6,16 +6,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ganforge.config import from_dict
 from ganforge.errors import ConfigError, unknown_name
+
+SYSTEM_TRAIN_OPTIONS = (
+    "loss",
+    "real_label",
+    "d_steps",
+    "gradient_penalty",
+    "weight_clip",
+    "feature_matching",
+    "feature_matching_only",
+    "historical_averaging",
+    "drift",
+    "top_k",
+    "top_k_end",
+)
+"""The `train:` options that only some kinds of system read: each kind's options name the
+ones it reads in `train_options` (the rest of `train:` every kind reads)."""
 
 
 @dataclass(frozen=True)
 class GanOptions:
     """One generator and one discriminator. `conditional` feeds the class label to both."""
 
+    train_options: ClassVar[frozenset[str]] = frozenset(SYSTEM_TRAIN_OPTIONS)
     kind: Literal["gan"] = "gan"
     conditional: bool = False
 
@@ -27,6 +44,7 @@ class SemiSupervisedOptions:
     measure its error, and the same network trained as a plain classifier on the same labels
     for `baseline_steps` is the baseline."""
 
+    train_options: ClassVar[frozenset[str]] = frozenset({"d_steps"})  # its own loss, G by feature matching
     kind: Literal["semi_supervised"] = "semi_supervised"
     labelled: int = 100
     test_fraction: float = 0.2
@@ -51,6 +69,7 @@ class Pix2PixOptions:
     that fraction then crops back at random (0.117 is 286/256), `flip` mirrors at random; the
     same transform for both images of a pair."""
 
+    train_options: ClassVar[frozenset[str]] = frozenset({"loss", "real_label", "d_steps"})
     kind: Literal["pix2pix"] = "pix2pix"
     direction: Literal["a2b", "b2a"] = "a2b"
     l1_weight: float = 100.0
@@ -73,6 +92,7 @@ class CycleGanOptions:
     least-squares generator loss is LSGAN's ½(D(G(x)) − 1)², so 2 gives the paper's
     (D(G(x)) − 1)² against the same λ. Augmentation as in `Pix2PixOptions`, drawn per domain."""
 
+    train_options: ClassVar[frozenset[str]] = frozenset({"loss", "real_label"})  # one D step per G step
     kind: Literal["cyclegan"] = "cyclegan"
     gan_weight: float = 1.0
     cycle_weight: float = 10.0

@@ -97,10 +97,6 @@ class Trainer:
                 f"the growing nets of a run must hold the same resolutions, got {sorted(levels)}"
             )
         self.schedule = Schedule.from_config(cfg, levels.pop() if levels else 1)
-        if self.schedule.top_k < 1.0 and not system.selects_top_k:
-            raise ConfigError(
-                f"top_k (top-k training) needs a gan system; {type(system).__name__} has no use for it"
-            )
         self.schedule.attach(system.optimizers)
         self.history: list[dict[str, float]] = []
         # Sum and count of each value the system returned since the last log (on the device).

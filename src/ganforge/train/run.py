@@ -36,7 +36,7 @@ from ganforge.train.progress import Progress
 from ganforge.train.rng import RunRandom
 from ganforge.train.standing import batch_norms, recompute_batch_norm
 from ganforge.trained import save_trained
-from ganforge.variants import Variant
+from ganforge.variants import Variant, check_train_options
 
 FIRST_COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake")
 
@@ -133,6 +133,7 @@ def train_run(
         )
     kind = get_system(variant.kind)
     cfg = variant.train
+    check_train_options(variant.system, cfg, f"{variant.name}: train")
     placement = resolve_placement(
         cfg.device,
         cfg.amp,
