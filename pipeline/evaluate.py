@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ from ganforge.layout import (
 from ganforge.metrics.classifier import ClassifierConfig
 from ganforge.metrics.suite import EvalConfig
 from ganforge.sampling import SampleConfig
+from ganforge.systems.registry import get_system
 from ganforge.trained import load_trained, sample_run
+from ganforge.variants import Variant
 from pipeline.params import load_params, run_seeds
 from pipeline.resolved import load_variant
 
@@ -53,9 +56,13 @@ def settings(params: dict[str, Any]) -> Settings:
     return Settings(from_dict(EvalConfig, section, "evaluation"), classifier)
 
 
-def sample_config(section: dict[str, Any] | None, dataset: str) -> SampleConfig:
-    """`sample:` for a variant of `dataset`: `counts` sets a dataset's own sample count (a
-    benchmark's protocol: 26,000 for Stacked MNIST, 2,500 for the 2-D mixtures), else `count`."""
+def sample_config(
+    section: dict[str, Any] | None, dataset: str, variant: str = "", variants: Iterable[str] = ()
+) -> SampleConfig:
+    """`sample:` for `variant`, a variant of `dataset`: `counts` sets a dataset's own sample
+    count (a benchmark's protocol: 26,000 for Stacked MNIST, 2,500 for the 2-D mixtures),
+    else `count`; `jacobian_keep` maps variants (of `variants`) to the fraction of latents
+    their Jacobian truncation keeps (1, all of them, for a variant it does not name)."""
     options = dict(section or {})
     counts = options.pop("counts", None) or {}
     if not isinstance(counts, dict) or not all(
@@ -64,7 +71,22 @@ def sample_config(section: dict[str, Any] | None, dataset: str) -> SampleConfig:
         raise ConfigError(f"sample.counts must map dataset names to sample counts, got {counts!r}")
     if dataset in counts:
         options["count"] = counts[dataset]
+    keep = options.pop("jacobian_keep", None) or {}
+    if not isinstance(keep, dict):
+        raise ConfigError(f"sample.jacobian_keep must map variant names to fractions, got {keep!r}")
+    if unknown := sorted(set(keep) - set(variants)):
+        raise ConfigError(f"sample.jacobian_keep: {', '.join(unknown)} is not a variant")
+    if variant in keep:
+        options["jacobian_keep"] = keep[variant]
     return from_dict(SampleConfig, options, "sample")
+
+
+def check_sampling(variant: Variant, cfg: SampleConfig) -> None:
+    """Jacobian truncation needs a generator of latents (a translation system has routes)."""
+    if cfg.jacobian_keep < 1.0 and get_system(variant.kind).routes(variant):
+        raise ConfigError(
+            f"sample.jacobian_keep.{variant.name}: a {variant.kind} system draws no latents to truncate"
+        )
 
 
 # -- evaluator@<dataset> -------------------------------------------------------------------
@@ -105,7 +127,8 @@ def evaluate_variant(name: str, root: Path) -> list[str]:
     """Sample and score every seed of a variant; one JSON per seed."""
     params = load_params(root)
     variant = load_variant(root, name)
-    sample_cfg = sample_config(params.get("sample"), variant.dataset)
+    sample_cfg = sample_config(params.get("sample"), variant.dataset, name, params.get("variants") or {})
+    check_sampling(variant, sample_cfg)
     data = load_prepared(root / PREPARED_DIR, variant.dataset)
     folder = root / EVALUATORS_DIR / variant.dataset
     evaluator = load_evaluator(folder, settings(params))
@@ -131,6 +154,7 @@ def evaluate_variant(name: str, root: Path) -> list[str]:
                 "stand_in": report["stand_in"],
                 "stand_in_for": report["stand_in_for"],
                 "profile": variant.profile,
+                "sampling": {"jacobian_keep": sample_cfg.jacobian_keep},
                 "extractors": report["extractors"],
                 **evaluator.score(payload, seed),
                 "baselines": evaluator.baselines(),

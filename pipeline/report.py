@@ -18,7 +18,7 @@ from ganforge.layout import (
     REPORT_FIGURES,
     metrics_path,
 )
-from ganforge.published import TABLES, benchmark_of, describe_setup, published_table
+from ganforge.published import TABLES, benchmark_of, describe_sampling, describe_setup, published_table
 from ganforge.report import ReportInputs, build_report
 from pipeline.params import load_params, run_seeds, run_variants
 
@@ -38,6 +38,7 @@ def published_sections(
         names = [v for v, d in variants.items() if d == dataset]
         setups = {
             v: describe_setup(json.loads((root / CONFIG_DIR / f"{v}.json").read_text(encoding="utf-8")))
+            + describe_sampling(results[v][0].get("sampling") or {})
             for v in names
         }
         sections[dataset] = published_table(TABLES[table], {v: results[v] for v in names}, setups)

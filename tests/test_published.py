@@ -5,7 +5,14 @@ import math
 
 import pytest
 
-from ganforge.published import TABLES, benchmark_of, describe_setup, mean_se, published_table
+from ganforge.published import (
+    TABLES,
+    benchmark_of,
+    describe_sampling,
+    describe_setup,
+    mean_se,
+    published_table,
+)
 
 
 def test_which_datasets_compare_with_which_table():
@@ -88,4 +95,12 @@ def test_the_setup_line_names_hidden_widths_and_the_lr_decay():
     assert describe_setup(config) == (
         "G toy, D toy (hidden 128-128/default), pack 4, loss ns, z 10-D, adam lr 0.001 falling linearly "
         "to 0 over steps 30,000–60,000 β (0.5, 0.9), 60,000 steps of 256"
+    )
+
+
+def test_the_setup_line_says_when_samples_were_truncated():
+    assert describe_sampling({}) == describe_sampling({"jacobian_keep": 1.0}) == ""
+    assert describe_sampling({"jacobian_keep": 0.9}) == (
+        "; sampled with Jacobian truncation: of 1.11× the latents, the 90% with the smallest "
+        "‖∂G/∂z‖ (Tanielian et al., 2020)"
     )

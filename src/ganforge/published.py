@@ -210,6 +210,17 @@ def describe_setup(config: Mapping[str, Any]) -> str:
     )
 
 
+def describe_sampling(sampling: Mapping[str, Any]) -> str:
+    """The tail of a set-up line for how the evaluation samples were drawn (results' `sampling`)."""
+    keep = float(sampling.get("jacobian_keep", 1.0))
+    if keep >= 1.0:
+        return ""
+    return (
+        f"; sampled with Jacobian truncation: of {1 / keep:.3g}× the latents, the {keep:.0%} "
+        "with the smallest ‖∂G/∂z‖ (Tanielian et al., 2020)"
+    )
+
+
 def _sizes(hidden: Sequence[int] | None) -> str:
     """Hidden layer widths as `128-128`; the arch's default when unset."""
     return "-".join(map(str, hidden)) if hidden else "default"

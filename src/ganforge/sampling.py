@@ -1,8 +1,11 @@
 """Drawing samples from a trained generator: fixed latent batches (the same z for every
-checkpoint and run, so grids compare), class-by-row batches, and spherical interpolation."""
+checkpoint and run, so grids compare), class-by-row batches, spherical interpolation, and
+Jacobian truncation (latents kept where the generator is least steep)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -23,8 +26,12 @@ class SampleConfig:
     interpolation_steps: int = 10
     toy_points: int = 2000
     batch_size: int = 500
+    jacobian_keep: float = 1.0
+    """The fraction of latents kept by Jacobian truncation; 1 keeps them all."""
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.jacobian_keep <= 1.0:
+            raise ValueError(f"jacobian_keep must be in (0, 1], got {self.jacobian_keep}")
         for name in (
             "count",
             "grid",
@@ -68,11 +75,15 @@ def interpolation_latents(rows: int, steps: int, latent_dim: int, seed: int) -> 
     )
 
 
-@torch.no_grad()
-def generate(
-    generator: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 500
+def in_eval_batches(
+    generator: Generator,
+    fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+    z: torch.Tensor,
+    labels: torch.Tensor | None,
+    batch_size: int,
 ) -> torch.Tensor:
-    """The generator's output for every z (in eval mode, batched), on the CPU."""
+    """fn(z, labels) batch by batch on the generator's device, with the generator in eval
+    mode (its mode restored after), the results on the CPU and concatenated."""
     device = next(generator.parameters()).device
     was_training = generator.training
     generator.eval()
@@ -80,10 +91,18 @@ def generate(
         out = []
         for i in range(0, len(z), batch_size):
             y = labels[i : i + batch_size].to(device) if labels is not None else None
-            out.append(generator(z[i : i + batch_size].to(device), y).float().cpu())
+            out.append(fn(z[i : i + batch_size].to(device), y).cpu())
     finally:
         generator.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.no_grad()
+def generate(
+    generator: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 500
+) -> torch.Tensor:
+    """The generator's output for every z (in eval mode, batched), on the CPU."""
+    return in_eval_batches(generator, lambda zb, yb: generator(zb, yb).float(), z, labels, batch_size)
 
 
 def class_grid_inputs(
@@ -93,3 +112,55 @@ def class_grid_inputs(
     row, so a row shows the class and a column shows what z controls."""
     z = latents(per_class, latent_dim, seed).repeat(classes, 1)
     return z, class_rows(classes, per_class)
+
+
+def jacobian_norms(
+    generator: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 500
+) -> torch.Tensor:
+    """‖∂G(z)/∂z‖ (Frobenius) for every row of z, in eval mode, on the CPU: one forward-mode
+    product per latent dimension, so it costs about latent_dim forward passes."""
+
+    def norms(zb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+        squared = torch.zeros(len(zb), device=zb.device)
+        for k in range(zb.shape[1]):
+            tangent = torch.zeros_like(zb)
+            tangent[:, k] = 1.0
+            _, column = torch.func.jvp(lambda v: generator(v, yb), (zb,), (tangent,))
+            squared += column.detach().float().flatten(1).pow(2).sum(1)
+        return squared.sqrt()
+
+    return in_eval_batches(generator, norms, z, labels, batch_size)
+
+
+def lowest_per_label(scores: torch.Tensor, pool_labels: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Indices into the pool such that row i has label labels[i]: for each label, the rows
+    of the pool with that label and the lowest scores, in pool order."""
+    chosen = torch.empty(len(labels), dtype=torch.long)
+    for label in labels.unique():
+        wanted = (labels == label).nonzero().squeeze(1)
+        offered = (pool_labels == label).nonzero().squeeze(1)
+        if len(offered) < len(wanted):
+            raise ValueError(f"label {int(label)}: {len(wanted)} rows wanted, the pool has {len(offered)}")
+        best = offered[scores[offered].argsort(stable=True)[: len(wanted)]]
+        chosen[wanted] = best.sort().values
+    return chosen
+
+
+def sample_latents(
+    generator: Generator, count: int, seed: int, keep: float = 1.0, batch_size: int = 500
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`count` latents seeded by `seed`, and labels 0, 1, …, 0, 1, … for a conditional
+    generator. With keep < 1, Jacobian truncation (Tanielian et al., 2020, "Learning
+    disconnected manifolds: a no GAN's land"): of count/keep latents, the `keep` fraction
+    with the smallest ‖∂G/∂z‖ in each class. A continuous G must draw strings between
+    disconnected modes, and it draws them where it is steepest."""
+    classes = generator.shape.classes
+    if keep >= 1.0:
+        z = latents(count, generator.latent_dim, seed)
+        return z, torch.arange(count) % classes if classes else None
+    pool = math.ceil(count / keep)
+    z = latents(pool, generator.latent_dim, seed)
+    pool_labels = torch.arange(pool) % max(classes, 1)
+    labels = torch.arange(count) % max(classes, 1)
+    norms = jacobian_norms(generator, z, pool_labels if classes else None, batch_size)
+    return z[lowest_per_label(norms, pool_labels, labels)], labels if classes else None

@@ -6,7 +6,7 @@ stage depends on. It imports no torch, so resolving is cheap."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,9 @@ class Variant:
         return {**data, "seed": seed}
 
 
+TRAIN_DEFAULTS: Mapping[str, Any] = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
 def parse_spec(name: str, spec: Mapping[str, Any]) -> VariantSpec:
     return from_dict(VariantSpec, spec, f"variants.{name}")
 
@@ -102,11 +105,8 @@ def resolve_variant(
     )
 
 
-TRAIN_DEFAULTS: Mapping[str, Any] = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-
-
 def unread_options(
-    system: SystemOptions, train: TrainConfig, keys: Iterable[str] = SYSTEM_TRAIN_OPTIONS
+    system: SystemOptions, train: TrainConfig, keys: Collection[str] = SYSTEM_TRAIN_OPTIONS
 ) -> list[tuple[str, Any]]:
     """(name, value) of each of `keys` that is set away from its default in `train` and that
     `system` does not read (gan-only regularizers for pix2pix, say)."""
@@ -118,7 +118,7 @@ def unread_options(
 
 
 def check_train_options(
-    system: SystemOptions, train: TrainConfig, where: str, keys: Iterable[str] = SYSTEM_TRAIN_OPTIONS
+    system: SystemOptions, train: TrainConfig, where: str, keys: Collection[str] = SYSTEM_TRAIN_OPTIONS
 ) -> None:
     """Refuse the options among `keys` that `system` would ignore, naming them."""
     unread = unread_options(system, train, list(keys))

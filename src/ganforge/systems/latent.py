@@ -26,7 +26,7 @@ from ganforge.sampling import (
     class_grid_inputs,
     generate,
     interpolation_latents,
-    latents,
+    sample_latents,
 )
 from ganforge.systems.base import AdversarialSystem, Phase, make_optimizer
 from ganforge.systems.kind import Nets, RunContext, SystemKind
@@ -146,11 +146,11 @@ class LatentKind(SystemKind):
 
     def draw(self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int) -> dict[str, Any]:
         shape = DataShape(**run.spec["shape"])
-        z = latents(cfg.count, run.variant.model.latent_dim, EVAL_SEED + seed)
-        labels = torch.arange(cfg.count) % shape.classes if shape.classes else None
-        samples = {}
+        samples, labels = {}, None
         for which, generators in nets.items():
-            out = generate(generators["generator"], z, labels, cfg.batch_size)  # type: ignore[arg-type]
+            g: Generator = generators["generator"]  # type: ignore[assignment]
+            z, labels = sample_latents(g, cfg.count, EVAL_SEED + seed, cfg.jacobian_keep, cfg.batch_size)
+            out = generate(g, z, labels, cfg.batch_size)
             samples[which] = out if shape.kind == "points" else to_uint8(out)
         return {
             "kind": shape.kind,
@@ -174,8 +174,9 @@ class LatentKind(SystemKind):
         names = list(run.spec.get("class_names", []))
         if g.shape.kind == "points":
             real, truth = run.data.points, run.data.meta.get("truth")
-            return [points_figure(g, folder / f"points{suffix}.png", title, real, truth, cfg.toy_points)]
-        paths = [grid_figure(g, folder / f"grid{suffix}.png", title, cfg.grid, names)]
+            path = folder / f"points{suffix}.png"
+            return [points_figure(g, path, title, real, truth, cfg.toy_points, cfg.jacobian_keep)]
+        paths = [grid_figure(g, folder / f"grid{suffix}.png", title, cfg.grid, names, cfg.jacobian_keep)]
         if not main_only:
             paths.append(
                 interpolation_figure(
@@ -186,16 +187,23 @@ class LatentKind(SystemKind):
 
 
 def grid_figure(
-    g: Generator, path: Path, title: str, side: int = 8, class_names: list[str] | None = None
+    g: Generator,
+    path: Path,
+    title: str,
+    side: int = 8,
+    class_names: list[str] | None = None,
+    keep: float = 1.0,
 ) -> Path:
-    """What the generator makes from the fixed latent batch: an image grid, or one class per
-    row (the same z in every column) for a conditional generator."""
+    """What the generator makes from the fixed latent batch (Jacobian-truncated with keep < 1):
+    an image grid, or one class per row (the same z in every column, never truncated) for a
+    conditional generator."""
     if g.shape.classes:
         z, labels = class_grid_inputs(g.shape.classes, side, g.latent_dim)
         images = to_uint8(generate(g, z, labels))
         names = class_names or [str(i) for i in range(g.shape.classes)]
         return save_class_grid(images, names, side, path, title)
-    images = to_uint8(generate(g, latents(side * side, g.latent_dim, GRID_SEED)))
+    z, _ = sample_latents(g, side * side, GRID_SEED, keep)
+    images = to_uint8(generate(g, z))
     return save_image(image_grid(images, side), path)
 
 
@@ -206,11 +214,14 @@ def points_figure(
     real: torch.Tensor | None,
     truth: dict[str, Any] | None,
     count: int = 2000,
+    keep: float = 1.0,
 ) -> Path:
-    """2-D samples of the fixed latent batch over the real points and the true modes."""
-    z = latents(count, g.latent_dim, GRID_SEED)
-    labels = torch.arange(count) % g.shape.classes if g.shape.classes else None
+    """2-D samples of the fixed latent batch (Jacobian-truncated with keep < 1) over the real
+    points and the true modes."""
+    z, labels = sample_latents(g, count, GRID_SEED, keep)
     points = generate(g, z, labels)
+    if keep < 1.0:
+        title += f"\nJacobian truncation: {keep:.0%} of latents kept"
     return save_points(points, real if real is not None else torch.empty(0, 2), truth or {}, path, title)
 
 
