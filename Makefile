@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test lint params clean-venv
+.PHONY: setup run test lint params expected clean-venv
 
 setup: $(VENV)/.installed
 
@@ -13,17 +13,28 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
-## Run the default pipeline (the profile named in params.yaml, `quick` unless changed).
+## Run the default pipeline (the profile named in params.yaml, `quick` unless changed). It says
+## first which precision this machine trains in, and whether the committed results used another.
+## GANFORGE_CPU_BF16=off forces the fp32 path of a CPU without native bf16 (see README).
 run: setup
+	python -m pipeline machine
 	dvc repro
 
-## Run the test suite (unit tests and one end-to-end DVC run on the smoke profile).
+## Run the test suite (unit tests and one end-to-end DVC run on the smoke profile) on two
+## workers: each end-to-end module stays on one (its tests share a project), the rest spread.
+TEST_WORKERS ?= 2
 test: setup
-	pytest
+	pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: setup
 	ruff check src pipeline tests benchmarks
 	ruff format --check src pipeline tests benchmarks
+
+## Re-measure what the end-to-end test accepts: the smoke profile over several seeds in fp32 and
+## in bf16 (emulated where the CPU has no native bf16: slower), into tests/expected/.
+expected: setup
+	GANFORGE_CPU_BF16=off python -m tests.smoke_expectation --write
+	GANFORGE_CPU_BF16=on python -m tests.smoke_expectation --write
 
 ## Recompose params.yaml from conf/ (what `dvc exp run` does before every experiment).
 params: setup

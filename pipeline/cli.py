@@ -144,6 +144,23 @@ def params_cmd(
     echo_lines(stage("params").write_params(Path.cwd(), list(overrides or []), check))
 
 
+@app.command("machine")
+@user_errors
+def machine_cmd() -> None:
+    """This machine (CPU, torch, the precision image models train in) and whether the
+    project's committed results were made in the same precision (`make run` says it first)."""
+    from ganforge.provenance import precision_note, recorded_precisions
+    from ganforge.train.device import image_precision, machine
+
+    info, here = machine(), image_precision()
+    typer.echo(
+        f"this machine: {info.get('gpu') or info['cpu']}, torch {info['torch']}, image models train in {here}"
+    )
+    note = precision_note(here, recorded_precisions(Path.cwd()))
+    if note is not None:
+        typer.echo(note)
+
+
 # Using trained models: these commands read the project through the library
 # (`ganforge.serving`), not through the stage modules.
 

@@ -15,16 +15,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from ganforge.config import from_dict
-from ganforge.data.prepared import load_prepared
+from ganforge.data.prepared import PreparedDataset, load_prepared
 from ganforge.errors import ConfigError
 from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, load_evaluator
@@ -44,8 +46,12 @@ from ganforge.metrics.classifier import ClassifierConfig
 from ganforge.metrics.suite import EvalConfig
 from ganforge.sampling import SampleConfig
 from ganforge.systems.registry import get_system
+from ganforge.train.device import cpu_threads
+from ganforge.train.distributed import distributed_config
+from ganforge.train.parallel import run_each
 from ganforge.trained import load_trained, sample_run
 from ganforge.variants import Variant
+from ganforge.viz import preload_figures
 from pipeline.params import load_params, run_seeds
 from pipeline.resolved import load_variant
 
@@ -118,56 +124,98 @@ def build(dataset: str, root: Path, classifier_from: str | None = None) -> str:
 
 
 # -- evaluate@<variant> --------------------------------------------------------------------
+TRAINING_KEYS = ("steps", "seconds", "precision", "machine", "d_probabilities")  # from train.json
+
+
 def _training(root: Path, variant: str, seed: int) -> dict[str, Any]:
     path = model_dir(root, variant, seed) / "train.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+@dataclass(frozen=True)
+class SeedJob:
+    """What scoring one seed of a variant needs (shared by every seed, forked with them)."""
+
+    name: str
+    root: Path
+    variant: Variant
+    data: PreparedDataset
+    sample_cfg: SampleConfig
+    evaluator: Any
+    report: dict[str, Any]
+    samples_dir: Path
+    figures_dir: Path
+    out: Path
+    threads: int
+
+
+def evaluate_seed(job: SeedJob, seed: int) -> str:
+    """Sample and score one seed: its samples, figures and metrics JSON; a line for the log."""
+    with cpu_threads(job.threads):
+        start = time.perf_counter()
+        training = _training(job.root, job.name, seed)
+        trained = load_trained(generator_path(job.root, job.name, seed))
+        payload = sample_run(
+            trained,
+            job.data,
+            job.sample_cfg,
+            seed,
+            job.samples_dir / f"{seed}.pt",
+            job.figures_dir / str(seed),
+        )
+        result = {
+            "variant": job.name,
+            "seed": seed,
+            "system": job.variant.kind,
+            "dataset": job.variant.dataset,
+            "stand_in": job.report["stand_in"],
+            "stand_in_for": job.report["stand_in_for"],
+            "profile": job.variant.profile,
+            "sampling": sampling_record(job.sample_cfg, payload),
+            "extractors": job.report["extractors"],
+            **job.evaluator.score(payload, seed),
+            "baselines": job.evaluator.baselines(),
+            "training": {k: training.get(k) for k in TRAINING_KEYS},
+            **training.get("run_scores", {}),
+        }
+        write_json(job.out / f"{seed}.json", result)
+    return f"evaluated {job.name} seed {seed}: {headline(result)} ({time.perf_counter() - start:.1f} s)"
+
+
 def evaluate_variant(name: str, root: Path) -> list[str]:
-    """Sample and score every seed of a variant; one JSON per seed."""
+    """Sample and score every seed of a variant, one JSON per seed; the seeds side by side
+    (`distributed.seed_processes`), each on `evaluation.threads` CPU threads."""
     params = load_params(root)
     variant = load_variant(root, name)
     sample_cfg = sample_config(params.get("sample"), variant.dataset, name, params.get("variants") or {})
     check_sampling(variant, sample_cfg)
     data = load_prepared(root / PREPARED_DIR, variant.dataset)
     folder = root / EVALUATORS_DIR / variant.dataset
-    evaluator = load_evaluator(folder, settings(params))
+    scoring = settings(params)
+    evaluator = load_evaluator(folder, scoring)
     report = json.loads((folder / EVALUATOR_REPORT_FILE).read_text(encoding="utf-8"))
-    lines = []
+    processes = distributed_config(params).seed_processes
     with (
         atomic_dir(root / SAMPLES_DIR / name) as samples_dir,
         atomic_dir(root / FIGURES_DIR / name) as figures_dir,
         atomic_dir(root / METRICS_DIR / name) as out,
     ):
-        for seed in run_seeds(params):
-            start = time.perf_counter()
-            training = _training(root, name, seed)
-            trained = load_trained(generator_path(root, name, seed))
-            payload = sample_run(
-                trained, data, sample_cfg, seed, samples_dir / f"{seed}.pt", figures_dir / str(seed)
-            )
-            result = {
-                "variant": name,
-                "seed": seed,
-                "system": variant.kind,
-                "dataset": variant.dataset,
-                "stand_in": report["stand_in"],
-                "stand_in_for": report["stand_in_for"],
-                "profile": variant.profile,
-                "sampling": {"jacobian_keep": sample_cfg.jacobian_keep},
-                "extractors": report["extractors"],
-                **evaluator.score(payload, seed),
-                "baselines": evaluator.baselines(),
-                "training": {
-                    k: training.get(k) for k in ("steps", "seconds", "precision", "d_probabilities")
-                },
-                **training.get("run_scores", {}),
-            }
-            write_json(out / f"{seed}.json", result)
-            lines.append(
-                f"evaluated {name} seed {seed}: {headline(result)} ({time.perf_counter() - start:.1f} s)"
-            )
-    return lines
+        job = SeedJob(
+            name, root, variant, data, sample_cfg, evaluator, report, samples_dir, figures_dir, out,
+            scoring.eval.threads,
+        )  # fmt: skip
+        if processes > 1:
+            preload_figures()
+        return run_each(functools.partial(evaluate_seed, job), run_seeds(params), processes)
+
+
+def sampling_record(cfg: SampleConfig, payload: dict[str, Any]) -> dict[str, Any]:
+    """How the evaluation samples were drawn: the Jacobian truncation kept, and for
+    translations the mode the generators ran in (eval or train)."""
+    record: dict[str, Any] = {"jacobian_keep": cfg.jacobian_keep}
+    if "sampling" in payload:
+        record["mode"] = payload["sampling"]
+    return record
 
 
 def headline(result: dict[str, Any]) -> str:

@@ -10,10 +10,13 @@ logs to MLflow as it goes (the track stage mirrors every run into MLflow either 
 
 With `distributed.nproc_per_node` × `distributed.nnodes` above 1, the stage starts itself again
 through `torch.distributed.run` (so `dvc repro` and `dvc exp run` work unchanged); each worker
-trains its shard of every global batch and rank 0 writes the outputs."""
+trains its shard of every global batch and rank 0 writes the outputs. With
+`distributed.seed_processes` above 1, that many seeds train side by side instead, one process
+each (small nets gain more from two cores that way than from two threads in one run)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -22,7 +25,6 @@ from typing import Any
 
 import typer
 
-from ganforge.config import from_dict
 from ganforge.data.prepared import PreparedDataset, load_prepared
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.layout import CHECKPOINT_DIR, PREPARED_DIR, checkpoint_path, curves_path, model_dir
@@ -32,10 +34,12 @@ from ganforge.train.distributed import (
     DistributedConfig,
     Group,
     check_plan,
+    distributed_config,
     launch_command,
     launched,
     process_group,
 )
+from ganforge.train.parallel import preload_training, run_each
 from ganforge.train.run import RunPaths, run_fingerprint, train_run
 from ganforge.variants import Variant
 from pipeline.params import load_params, run_seeds
@@ -76,11 +80,6 @@ def live_tracker(variant: Variant, seed: int, data: PreparedDataset, paths: RunP
     return tracker
 
 
-def distributed_config(params: dict[str, Any]) -> DistributedConfig:
-    """The `distributed:` block (one process when it is absent)."""
-    return from_dict(DistributedConfig, params.get("distributed"), "distributed")
-
-
 def train_variant(name: str, root: Path, seed: int | None = None) -> list[str]:
     """Train (or resume) every seed of the profile, or the one given; a line per seed."""
     params = load_params(root)
@@ -91,7 +90,15 @@ def train_variant(name: str, root: Path, seed: int | None = None) -> list[str]:
     variant = load_variant(root, name)
     data = load_prepared(root / PREPARED_DIR, variant.dataset)
     if options.world_size == 1:
-        return [train(variant, s, data, root) for s in seeds]
+        if options.seed_processes > 1 and len(seeds) > 1 and variant.train.threads == 0:
+            raise ConfigError(
+                f"distributed.seed_processes is {options.seed_processes}: set train.threads for {name} "
+                f"(each of its runs would take every core, and its bits would depend on their number)"
+            )
+        processes = options.seed_processes
+        if processes > 1:
+            preload_training()
+        return run_each(functools.partial(train, variant, data=data, root=root), seeds, processes)
     cfg = variant.train
     device = resolve_placement(cfg.device, cfg.amp, cfg.channels_last, convolutional=False).device
     if not launched():

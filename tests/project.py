@@ -29,8 +29,13 @@ def copy_project(target: Path) -> Path:
 
 
 def project_env(project: Path, **extra: str) -> dict[str, str]:
-    """Environment in which `python`, `dvc` and the copy's own code are found."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GANFORGE_", "DVC_", "MLFLOW_"))}
+    """Environment in which `python`, `dvc` and the copy's own code are found. Of the
+    developer's GANFORGE_ settings only the machine's bf16 switch passes (so
+    `GANFORGE_CPU_BF16=off make test` checks the fp32 path end to end)."""
+    keep = {"GANFORGE_CPU_BF16"}
+    env = {
+        k: v for k, v in os.environ.items() if k in keep or not k.startswith(("GANFORGE_", "DVC_", "MLFLOW_"))
+    }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = f"{project / 'src'}{os.pathsep}{project}"
     env["TORCH_HOME"] = str(project / ".torch")  # hermetic: no Inception weights from the machine
@@ -42,9 +47,9 @@ def project_env(project: Path, **extra: str) -> dict[str, str]:
 
 
 def run(
-    args: list[str], project: Path, env: dict[str, str], check: bool = True
+    args: list[str], project: Path, env: dict[str, str], check: bool = True, timeout: float = 900
 ) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"

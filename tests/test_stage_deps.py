@@ -80,3 +80,25 @@ def test_no_stage_names_a_system_or_a_data_kind():
             if isinstance(node, ast.Constant) and node.value in names:
                 found.append(f"{path.name}:{node.lineno}: {node.value!r}")
     assert not found, found
+
+
+def expanded_stage_names(stages: dict, params: dict) -> set[str]:
+    """The stage names `dvc.yaml` defines for `params.yaml`: each `foreach: ${run.<x>}` stage
+    once per item (list) or key (mapping) of `run.<x>`, as `<stage>@<item>`."""
+    names = set()
+    for name, stage in stages.items():
+        if "foreach" not in stage:
+            names.add(name)
+            continue
+        key = stage["foreach"].removeprefix("${run.").removesuffix("}")
+        names |= {f"{name}@{item}" for item in params["run"].get(key) or []}
+    return names
+
+
+def test_the_committed_lock_holds_exactly_the_stages_of_the_committed_params():
+    """No stale entries (stages another profile or an old variant name left behind) and none
+    missing: dvc.lock records the run that `make run` does."""
+    lock = set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
+    expected = expanded_stage_names(DVC, yaml.safe_load((ROOT / "params.yaml").read_text()))
+    assert not lock - expected, f"dvc.lock has stages dvc.yaml does not define: {sorted(lock - expected)}"
+    assert not expected - lock, f"dvc.lock lacks stages of dvc.yaml: {sorted(expected - lock)}"

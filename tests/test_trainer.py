@@ -234,6 +234,31 @@ def test_auto_precision_uses_bf16_on_cpu_only_where_it_is_native_and_for_images(
     assert toy.amp_dtype is None  # the 2-D toys get slower under autocast
     off = resolve_placement("cpu", "off", "auto", convolutional=True)
     assert off.amp_dtype is None and not off.channels_last
+    forced = resolve_placement("cpu", "off", "on", convolutional=True)  # fp32 in channels_last
+    assert forced.amp_dtype is None and forced.channels_last
+    assert not resolve_placement("cpu", "off", "on", convolutional=False).channels_last
+
+
+@pytest.mark.parametrize(
+    ("setting", "probe", "native"),
+    [("off", True, False), ("on", False, True), ("auto", True, True), ("", False, False)],
+)
+def test_the_bf16_switch_forces_either_path_whatever_the_cpu(monkeypatch, setting, probe, native):
+    """GANFORGE_CPU_BF16 off takes a bf16 CPU as an AVX2-only one (the fp32 path), on the
+    reverse; auto (or unset) trusts the probe. The machine record keeps both."""
+    monkeypatch.setattr(device_module, "cpu_probes_native_bf16", lambda: probe)
+    monkeypatch.setenv(device_module.CPU_BF16_ENV, setting)
+    assert device_module.cpu_has_native_bf16() is native
+    assert device_module.image_precision() == ("bf16 autocast" if native else "fp32")
+    info = device_module.machine()
+    assert info["cpu_native_bf16"] is probe and info["bf16_taken_as_native"] is native
+    assert info["torch"] == torch.__version__ and info["cpu"]
+
+
+def test_a_bad_bf16_switch_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv(device_module.CPU_BF16_ENV, "yes")
+    with pytest.raises(ConfigError, match="GANFORGE_CPU_BF16 must be auto, off or on, got 'yes'"):
+        device_module.cpu_has_native_bf16()
 
 
 def test_same_seed_same_weights_other_seed_other_weights():

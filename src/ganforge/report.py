@@ -38,6 +38,47 @@ class ReportInputs:
     """dataset -> Markdown of its variants beside a paper's published table (`ganforge.published`)."""
 
 
+def machine_lines(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """Which machine made the runs: CPU (GPU), torch version and training precision, one
+    line per distinct machine (scores made on other CPUs or precisions differ in their bits,
+    and GAN training turns those into other scores)."""
+    made: dict[tuple[str, str, str], list[str]] = {}
+    for variant, runs in results.items():
+        for run in runs:
+            training = run.get("training") or {}
+            info = training.get("machine") or {}
+            where = info.get("gpu") or info.get("cpu") or "an unrecorded machine"
+            key = (where, str(info.get("torch", "?")), str(training.get("precision") or "?"))
+            made.setdefault(key, []).append(variant)
+    if len(made) == 1:
+        (where, torch_version, precision), _ = made.popitem()
+        return [f"Made on {where} with torch {torch_version}, training in {precision}."]
+    return ["Made on several machines (their scores differ in their bits, not only in their seeds):", ""] + [
+        f"- {where}, torch {torch_version}, training in {precision}: {', '.join(sorted(set(variants)))}"
+        for (where, torch_version, precision), variants in sorted(made.items())
+    ]
+
+
+SAMPLING_MODES = {
+    "eval": "eval mode (dropout off, batch norm's running statistics)",
+    "train": "train mode (dropout on, each batch's own statistics)",
+}
+
+
+def sampling_lines(names: Sequence[str], results: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """For translation variants: the mode their generators translated in for these scores
+    (it can move a Fréchet distance by a factor of 2 or more)."""
+    modes = {
+        name: (runs[0].get("sampling") or {}).get("mode")
+        for name in names
+        if (runs := results.get(name)) and (runs[0].get("sampling") or {}).get("mode")
+    }
+    if not modes:
+        return []
+    said = "; ".join(f"`{name}` in {SAMPLING_MODES.get(mode, mode)}" for name, mode in modes.items())
+    return [f"Translations scored as sampled: {said}.", ""]
+
+
 def read_curves(path: Path) -> dict[str, list[float]]:
     with path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -175,6 +216,8 @@ def build_report(inputs: ReportInputs, figures: Path) -> str:
         f"Statistics and every pairwise test: [comparison.md](comparison.md); every score of every run: "
         f"`reports/metrics/<variant>/<seed>.json`.",
         "",
+        *machine_lines(inputs.results),
+        "",
         *banners,
         "",
         "## Data used",
@@ -194,6 +237,7 @@ def build_report(inputs: ReportInputs, figures: Path) -> str:
         if not table.empty:
             label = entry["metrics"][primary_metric(entry)]["label"]
             lines += [f"### A/B verdicts ({label})", "", table.to_markdown(index=False), ""]
+        lines += sampling_lines(names, inputs.results)
         lines += against_baselines(entry, inputs.results)
         lines += list(inputs.published.get(dataset, []))
         lines += _figures(inputs, figures, dataset, names, entry, seeds)

@@ -54,6 +54,12 @@ def _figure() -> Any:
     return plt
 
 
+def preload_figures() -> None:
+    """Import matplotlib here, once (about 1 to 2 s on 2 cores), so that processes forked from
+    this one to draw figures do not each import it again."""
+    _figure()
+
+
 def save_class_grid(
     images: torch.Tensor, class_names: Sequence[str], per_class: int, path: Path, title: str
 ) -> Path:

@@ -131,7 +131,9 @@ def train_classifier(
         raise DataError(f"a domain classifier needs at least 10 labelled images, got {len(images)}")
     torch.manual_seed(cfg.seed)
     train_idx, held_idx = holdout_split(len(images), cfg.holdout, cfg.seed)
+    # channels_last: oneDNN's fast layout for these 3×3 convolutions (benchmarks/classifier_training.py)
     model = DomainCNN(images.shape[1], classes, cfg.width, cfg.feature_dim)
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
@@ -142,7 +144,7 @@ def train_classifier(
         order = torch.randperm(len(x_train), generator=gen)
         for step in range(steps_per_epoch):
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            x = augment(to_input(x_train[idx]), cfg, gen)
+            x = augment(to_input(x_train[idx]), cfg, gen).contiguous(memory_format=torch.channels_last)
             loss = F.cross_entropy(model(x), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()

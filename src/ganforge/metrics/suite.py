@@ -24,7 +24,8 @@ from ganforge.metrics.modes import circle_scores, class_coverage, conditional_ac
 class EvalConfig:
     """How samples are scored. `real_count` real examples form each reference.
     `extraction_precision` "auto" extracts features in bf16 where that is fast (see
-    `ganforge.metrics.features.Route`); "fp32" keeps fp32."""
+    `ganforge.metrics.features.Route`); "fp32" keeps fp32. `threads` is how many CPU threads
+    a run's scoring computes on (0: every core; part of what the scores are, to the last bit)."""
 
     real_count: int = 5000
     kid_subsets: int = 100
@@ -37,11 +38,14 @@ class EvalConfig:
     inception_download: bool = True
     device: str = "auto"
     extraction_precision: Literal["auto", "fp32"] = "auto"
+    threads: int = 0
 
     def __post_init__(self) -> None:
         for name in ("real_count", "kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be 0 or more, got {self.threads}")
         if self.mode_threshold <= 0:
             raise ValueError(f"mode_threshold must be positive, got {self.mode_threshold}")
 

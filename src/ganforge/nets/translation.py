@@ -12,8 +12,18 @@ from ganforge.nets.config import ImagePair, NetConfig
 from ganforge.nets.layers import dcgan_init, norm_2d
 from ganforge.nets.shapes import conv_out, conv_transpose_out, is_power_of_two, receptive_field
 
-UNET_DROPOUT_LEVELS = 3  # decoder blocks with dropout: the ones just outside the innermost
 MAX_MULTIPLIER = 8  # channels stop doubling at 8 × width, as in the reference
+FIRST_FULL_LEVEL = 4  # the first level at MAX_MULTIPLIER × width: 2⁴ ≥ 8
+PATCH_LAYERS = 3  # the paper's 70×70 PatchGAN
+
+
+def unet_dropout_levels(levels: int) -> list[int]:
+    """The decoder levels with dropout, as in the paper's U-Net: the blocks at 8 × width on
+    both sides (levels 4 to levels − 2), outside the innermost one. None at 32 px (5 levels),
+    one at 64 px, three at 256 px. Dropout before a batch norm shifts the statistics the norm
+    sees between training and sampling, so the small U-Nets, whose every block is normed, get
+    none."""
+    return list(range(FIRST_FULL_LEVEL, levels - 1))
 
 
 def _bias(norm: str) -> bool:
@@ -37,9 +47,9 @@ class UNetGenerator(Translator):
     """The pix2pix U-Net: log2(size) stride-2 convolutions down to 1×1 (channels width·2^i,
     at most 8·width), transposed convolutions back up, each decoder level concatenated with
     its encoder level (skip connections). LeakyReLU 0.2 down, ReLU up, no norm on the
-    outermost and innermost encoder layers. Dropout (the generator's only noise) sits in the
-    `UNET_DROPOUT_LEVELS` decoder blocks just outside the innermost one, at every image size
-    (the reference has none below 64 px)."""
+    outermost and innermost encoder layers (whose convolutions keep a bias, having no norm to
+    shift them). Dropout (the generator's only noise) sits where the paper puts it
+    (`unet_dropout_levels`): none below 64 px."""
 
     def __init__(self, pair: ImagePair, cfg: NetConfig) -> None:
         super().__init__(pair)
@@ -48,7 +58,7 @@ class UNetGenerator(Translator):
         norm = cfg.norm or "batch"
         levels = pair.size.bit_length() - 1
         channels = [cfg.width * min(2**i, MAX_MULTIPLIER) for i in range(levels)]
-        dropout_levels = set(range(max(1, levels - 1 - UNET_DROPOUT_LEVELS), levels - 1))
+        dropout_levels = set(unet_dropout_levels(levels))
         self.down = nn.ModuleList()
         self.up = nn.ModuleList()
         for i in range(levels):
@@ -160,14 +170,15 @@ class ResnetGenerator(Translator):
 
 
 def patch_layers(size: int) -> int:
-    """PatchGAN strided layers for an image size: the most (up to the reference's 3, a 70 px
-    receptive field) whose receptive field still fits in the image (16 px for 1 layer,
-    34 px for 2)."""
-    best = 1
-    for n in (1, 2, 3):
-        if PatchDiscriminator.field(n) <= size:
-            best = n
-    return best
+    """PatchGAN strided layers for an image size: the paper's 3 (a 70 px receptive field) at
+    every size whose logit map keeps at least one patch (24 px and up), else the most that
+    do. Below 70 px the patches overlap the whole image, padding included: the paper's
+    discriminator, not a smaller one (a 1-layer, 16 px PatchGAN at 32 px let the U-Net draw
+    one brown blob for every input)."""
+    for n in range(PATCH_LAYERS, 0, -1):
+        if PatchDiscriminator.output(size, n) >= 1:
+            return n
+    return 1
 
 
 class PatchDiscriminator(nn.Module):
@@ -185,7 +196,6 @@ class PatchDiscriminator(nn.Module):
         w = cfg.width
         mods: list[nn.Module] = [nn.Conv2d(in_channels, w, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         c = w
-        out = conv_out(size, 4, 2, 1)
         for n in range(1, self.layers + 1):
             c_next = w * min(2**n, MAX_MULTIPLIER)
             stride = 2 if n < self.layers else 1
@@ -195,9 +205,8 @@ class PatchDiscriminator(nn.Module):
                 nn.LeakyReLU(0.2, True),
             ]
             c = c_next
-            out = conv_out(out, 4, stride, 1)
         mods.append(nn.Conv2d(c, 1, 4, 1, 1))
-        out = conv_out(out, 4, 1, 1)
+        out = self.output(size, self.layers)
         if out < 1:
             raise ConfigError(
                 f"a PatchGAN with {self.layers} layers shrinks a {size} px image to nothing: use fewer layers"
@@ -206,6 +215,14 @@ class PatchDiscriminator(nn.Module):
         self.receptive_field = self.field(self.layers)
         self.output_size = out
         self.apply(dcgan_init)
+
+    @staticmethod
+    def output(size: int, layers: int) -> int:
+        """The side of the logit map a `layers`-layer PatchGAN gives for a `size` px image."""
+        out = size
+        for stride in [2] * layers + [1, 1]:
+            out = conv_out(out, 4, stride, 1)
+        return out
 
     @staticmethod
     def field(layers: int) -> int:

@@ -190,4 +190,5 @@ class ServedModel:
             self._net(which if which in self.trained.nets else self.copies[0], routes[direction][0]),
             inputs,
             inputs.shape[1],
+            mode=self.trained.kind.sampling(self.trained.variant),  # type: ignore[attr-defined]
         )

@@ -80,19 +80,32 @@ def augment(
     return out
 
 
+TRAIN_MODE_SEED = 61_000_007  # dropout's draws when translating in train mode
+
+
 @torch.no_grad()
-def translate(net: nn.Module, images: torch.Tensor, channels: int, batch_size: int = 200) -> torch.Tensor:
-    """uint8 images through a translator (eval mode, batched, on its device) → uint8 outputs
-    with the net's own channel count; inputs are brought to `channels` first."""
+def translate(
+    net: nn.Module, images: torch.Tensor, channels: int, batch_size: int = 200, mode: str = "eval"
+) -> torch.Tensor:
+    """uint8 images through a translator (batched, on its device) → uint8 outputs with the
+    net's own channel count; inputs are brought to `channels` first. `mode` "eval" turns
+    dropout off and uses batch norm's running statistics; "train" keeps dropout on (drawn from
+    a fixed seed, so a translation repeats) and normalises each batch by its own statistics
+    (which the running statistics are left untouched by)."""
     device = next(net.parameters()).device
     was_training = net.training
-    net.eval()
+    running = {k: v.clone() for k, v in net.state_dict().items() if "running_" in k or "num_batches" in k}
+    net.train(mode == "train")
     try:
-        out = [
-            to_uint8(net(to_model_input(to_channels(chunk, channels).to(device))))
-            for chunk in images.split(batch_size)
-        ]
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(TRAIN_MODE_SEED)
+            out = [
+                to_uint8(net(to_model_input(to_channels(chunk, channels).to(device))))
+                for chunk in images.split(batch_size)
+            ]
     finally:
+        if mode == "train":  # batch norm updated its running statistics: put them back
+            net.load_state_dict(running, strict=False)
         net.train(was_training)
     return torch.cat(out)
 
@@ -100,12 +113,17 @@ def translate(net: nn.Module, images: torch.Tensor, channels: int, batch_size: i
 class TranslationKind(SystemKind):
     """A kind whose generators translate between domains a and b. `routes` gives, for each
     direction it translates, the generator that does it (and the one that translates back,
-    for cycle reconstructions)."""
+    for cycle reconstructions); `sampling` the mode its generators translate in."""
 
     data_kinds: tuple[str, ...] = ("paired", "unpaired")
 
     def produces(self, spec: Mapping[str, Any]) -> str:
         return "translations"
+
+    def sampling(self, variant: Variant) -> str:
+        """The mode its generators translate in (see `translate`): eval unless the variant's
+        system options say otherwise."""
+        return str(getattr(variant.system, "sampling", "eval"))
 
     def _heldout(self, run: RunContext, side: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Indices and (training-size) images of a domain's held-out part."""
@@ -120,19 +138,20 @@ class TranslationKind(SystemKind):
 
     def draw(self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int) -> dict[str, Any]:
         size, channels = run.spec["size"], run.spec["model_channels"]
+        mode = self.sampling(run.variant)
         directions: dict[str, Any] = {}
         for direction, (forward, backward) in self.routes(run.variant).items():
             src, dst = DIRECTIONS[direction]
             idx, inputs = self._heldout(run, src, size)
             block: dict[str, Any] = {"indices": idx, "source": src, "target": dst, "outputs": {}, "cycle": {}}
             for which, generators in nets.items():
-                out = translate(generators[forward], inputs, channels[src])
+                out = translate(generators[forward], inputs, channels[src], mode=mode)
                 block["outputs"][which] = self._native(out, dst, run)
                 if backward is not None:
-                    back = translate(generators[backward], out, channels[dst])
+                    back = translate(generators[backward], out, channels[dst], mode=mode)
                     block["cycle"][which] = self._native(back, src, run)
             directions[direction] = block
-        return {"kind": "translations", "directions": directions, "image_size": size}
+        return {"kind": "translations", "directions": directions, "image_size": size, "sampling": mode}
 
     def figures(
         self,
@@ -145,18 +164,19 @@ class TranslationKind(SystemKind):
         main_only: bool = False,
     ) -> list[Path]:
         size, channels = run.spec["size"], run.spec["model_channels"]
+        mode = self.sampling(run.variant)
         panels = []
         for direction, (forward, backward) in self.routes(run.variant).items():
             src, dst = DIRECTIONS[direction]
             idx, inputs = self._heldout(run, src, size)
             idx, inputs = idx[: cfg.grid], inputs[: cfg.grid]
-            out = translate(nets[forward], inputs, channels[src])
+            out = translate(nets[forward], inputs, channels[src], mode=mode)
             columns = {f"input ({src})": inputs, f"output ({dst})": out}
             target = true_translation(run.data, src, idx)
             if target is not None:
                 columns[f"target ({dst})"] = fit_images(target, size)
             if backward is not None:
-                columns[f"back to {src}"] = translate(nets[backward], out, channels[dst])
+                columns[f"back to {src}"] = translate(nets[backward], out, channels[dst], mode=mode)
             panels.append((direction, columns))
         return [save_translation_rows(panels, folder / f"translations{suffix}.png", title)]
 

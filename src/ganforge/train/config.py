@@ -19,9 +19,9 @@ class TrainConfig:
     `feature_matching` weight (replacing G's adversarial loss when `feature_matching_only`),
     `historical_averaging` λ (both nets). `optimizer` rmsprop (the WGAN paper's) ignores
     betas. `amp` "auto" trains in bf16 autocast where that is fast (CUDA; CPUs with native bf16,
-    for image models) and `channels_last` "auto" then applies to convolutional nets; "off"
-    keeps fp32 (see `ganforge.train.device`). `lr_schedule` "linear" scales both learning
-    rates by a factor that falls linearly from 1 at step `lr_decay_start` to 0 at step
+    for image models) and `channels_last` "auto" then applies to convolutional nets ("on": in
+    fp32 too); `amp` "off" keeps fp32 (see `ganforge.train.device`). `lr_schedule` "linear"
+    scales both learning rates by a factor that falls linearly from 1 at step `lr_decay_start` to 0 at step
     `lr_decay_end` (absolute steps, so raising `steps` later continues the same schedule).
     `compile` runs the nets through `torch.compile` (inductor); its fused kernels round
     differently, so it is part of what a run computes (not an execution option).
@@ -32,7 +32,11 @@ class TrainConfig:
     `top_k` ν below 1 is top-k training (Sinha et al. 2020, `gan` systems): the generator's
     adversarial loss follows only the fraction of its batch's discriminator outputs that D
     rates most real, a fraction falling linearly from 1 at step 0 to ν at step `top_k_end`
-    (absolute, as the lr decay; the paper decays it geometrically per epoch)."""
+    (absolute, as the lr decay; the paper decays it geometrically per epoch).
+    `threads` is how many CPU threads the run computes on (0: torch's default, every core);
+    kernels split their sums by thread, so it is part of what a run computes: fix it and a
+    run gives the same bits on any core count, and its seeds can train side by side
+    (`distributed.seed_processes`)."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -56,7 +60,7 @@ class TrainConfig:
     feature_matching_only: bool = True
     historical_averaging: float = 0.0
     amp: Literal["auto", "off"] = "auto"
-    channels_last: Literal["auto", "off"] = "auto"
+    channels_last: Literal["auto", "on", "off"] = "auto"
     device: str = "auto"
     lr_schedule: Literal["constant", "linear"] = "constant"
     lr_decay_start: int = 0
@@ -67,13 +71,14 @@ class TrainConfig:
     drift: float = 0.0
     top_k: float = 1.0
     top_k_end: int = 0
+    threads: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "d_steps", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.grid_every < 0 or self.ema_start < 0 or self.ema_standing_batches < 0:
-            raise ValueError("grid_every, ema_start and ema_standing_batches must be 0 or more")
+        if self.grid_every < 0 or self.ema_start < 0 or self.ema_standing_batches < 0 or self.threads < 0:
+            raise ValueError("grid_every, ema_start, ema_standing_batches and threads must be 0 or more")
         if self.growth_stable < 0 or self.growth_fade < 0 or self.drift < 0:
             raise ValueError("growth_stable, growth_fade and drift must be 0 or more")
         if not 0.0 < self.top_k <= 1.0 or self.top_k_end < 0:

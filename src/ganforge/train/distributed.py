@@ -15,7 +15,7 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ganforge.config import from_dict
 from ganforge.errors import ConfigError
 from ganforge.nets.base import GrowingNet
 
@@ -37,7 +38,9 @@ class DistributedConfig:
     changing it never invalidates a finished run. `nproc_per_node` × `nnodes` processes; with
     more than one node, every node runs the same command with the same `rdzv_endpoint`
     (host:port of one of them). `backend` auto is NCCL on CUDA and gloo on the CPU.
-    `sync_batchnorm` turns batch norm into SyncBatchNorm (CUDA only)."""
+    `sync_batchnorm` turns batch norm into SyncBatchNorm (CUDA only). `seed_processes` is the
+    other way to use several cores: the seeds of a variant trained side by side, one process
+    each, on one node (a run fixes its own threads with `train.threads`)."""
 
     nproc_per_node: int = 1
     nnodes: int = 1
@@ -46,11 +49,18 @@ class DistributedConfig:
     rdzv_endpoint: str | None = None
     rdzv_id: str = "ganforge"
     sync_batchnorm: bool = False
+    seed_processes: int = 1
 
     def __post_init__(self) -> None:
-        if self.nproc_per_node < 1 or self.nnodes < 1:
+        if self.nproc_per_node < 1 or self.nnodes < 1 or self.seed_processes < 1:
             raise ValueError(
-                f"nproc_per_node and nnodes must be 1 or more, got {self.nproc_per_node}, {self.nnodes}"
+                f"nproc_per_node, nnodes and seed_processes must be 1 or more, got {self.nproc_per_node}, "
+                f"{self.nnodes}, {self.seed_processes}"
+            )
+        if self.seed_processes > 1 and self.world_size > 1:
+            raise ValueError(
+                "seed_processes trains seeds side by side, nproc_per_node × nnodes one seed over several "
+                "processes: set one of them to 1"
             )
         if self.nnodes > 1 and not self.rdzv_endpoint:
             raise ValueError("more than one node needs rdzv_endpoint (host:port of the rendezvous)")
@@ -58,6 +68,11 @@ class DistributedConfig:
     @property
     def world_size(self) -> int:
         return self.nproc_per_node * self.nnodes
+
+
+def distributed_config(params: Mapping[str, Any]) -> DistributedConfig:
+    """The `distributed:` block of the params (one process when it is absent)."""
+    return from_dict(DistributedConfig, params.get("distributed"), "distributed")
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:

@@ -29,7 +29,7 @@ from ganforge.systems.registry import get_system
 from ganforge.tracking import NullTracker, Tracker
 from ganforge.train.checkpoint import fingerprint
 from ganforge.train.config import TrainConfig
-from ganforge.train.device import resolve_placement
+from ganforge.train.device import cpu_threads, machine, resolve_placement
 from ganforge.train.distributed import Group
 from ganforge.train.loop import Hooks, Trainer
 from ganforge.train.progress import Progress
@@ -124,7 +124,21 @@ def train_run(
     """Train (or resume) one run; return its summary (also written as train.json). With a
     tracker (other than the null one) the curves are logged as they come and grids of the
     generators every `grid_every` steps. With `group`, this process is one rank of a
-    data-parallel run: rank 0 writes everything and returns the summary, the others None."""
+    data-parallel run: rank 0 writes everything and returns the summary, the others None.
+    The run computes on `train.threads` CPU threads (when set)."""
+    with cpu_threads(variant.train.threads):
+        return _train_run(variant, seed, data, paths, tracker, say, group)
+
+
+def _train_run(
+    variant: Variant,
+    seed: int,
+    data: PreparedDataset,
+    paths: RunPaths,
+    tracker: Tracker | None,
+    say: Callable[[str], None],
+    group: Group | None,
+) -> dict[str, Any] | None:
     start_time = time.perf_counter()
     tracker = tracker or NullTracker()
     if data.meta.get("data_sha256") != variant.dataset_sha256:
@@ -189,6 +203,7 @@ def train_run(
         "resumed_from": result.resumed_from,
         "device": str(placement.device),
         "precision": placement.precision,
+        "machine": machine(),
         "processes": result.processes[-1],
         "fingerprint": fp,
         "d_probabilities": built.system.probabilities,
