@@ -21,10 +21,11 @@ run: setup
 	dvc repro
 
 ## Run the test suite (unit tests and one end-to-end DVC run on the smoke profile) on two
-## workers: each end-to-end module stays on one (its tests share a project), the rest spread.
+## workers: a test file stays on one, the two end-to-end files start first side by side
+## (tests/conftest.py), the rest fill in around them.
 TEST_WORKERS ?= 2
 test: setup
-	pytest -n $(TEST_WORKERS) --dist loadgroup
+	pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	ruff check src pipeline tests benchmarks

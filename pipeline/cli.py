@@ -156,7 +156,11 @@ def machine_cmd() -> None:
     typer.echo(
         f"this machine: {info.get('gpu') or info['cpu']}, torch {info['torch']}, image models train in {here}"
     )
-    note = precision_note(here, recorded_precisions(Path.cwd()))
+    from pipeline.params import load_params, run_variants
+
+    root = Path.cwd()
+    variants = run_variants(load_params(root)) if (root / "params.yaml").is_file() else {}
+    note = precision_note(here, recorded_precisions(root, variants))
     if note is not None:
         typer.echo(note)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,3 +26,23 @@ def _no_mirror_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's mirror or offline settings."""
     monkeypatch.delenv("GANFORGE_DATA_MIRROR", raising=False)
     monkeypatch.delenv("GANFORGE_OFFLINE", raising=False)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs `pytest -n 2 --dist loadfile`: each file stays on one worker (the tests
+    of an end-to-end module share one project), and the two end-to-end files, the slow part,
+    start first, one on each worker, so that they run side by side while the unit tests fill
+    in around them."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class EndToEndFirst(LoadFileScheduling):
+        def _assign_work_unit(self, node: Any) -> None:
+            first = next((s for s in self.workqueue if s.rsplit("/", 1)[-1].startswith("test_e2e")), None)
+            if first is not None:
+                self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
+
+    return EndToEndFirst(config, log)

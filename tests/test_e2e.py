@@ -19,8 +19,7 @@ from tests.project import copy_project, git_commit_all, project_env, run
 from tests.smoke_expectation import VARIANTS as SMOKE_VARIANTS
 from tests.smoke_expectation import check, key_metrics, load_expected, run_precision
 
-# One xdist group: the tests share one project, so one worker runs them in order.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 SMOKE = ["-S", "profile=smoke", "-S", "data.verify_checksums=false"]
 DATASETS = {"mnist", "emoji64", "ring", "edges2emoji64", "mnist2color", "stacked_mnist"}

@@ -17,7 +17,7 @@ import pytest
 from tests.builders import build_mirror
 from tests.project import copy_project, git_commit_all, project_env, run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e_resume")]
+pytestmark = pytest.mark.e2e
 
 
 def _sha(path: Path) -> str:

@@ -23,8 +23,11 @@ def test_the_committed_precisions_are_read_from_the_metrics_records(tmp_path):
     write_run(tmp_path, "gan_ring", 0, "fp32")
     (tmp_path / "reports" / "metrics" / "broken").mkdir()
     (tmp_path / "reports" / "metrics" / "broken" / "0.json").write_text("{not json")
-    assert recorded_precisions(tmp_path) == {"bf16 autocast": ["dcgan_emoji64"], "fp32": ["gan_ring"]}
-    assert recorded_precisions(tmp_path / "nothing") == {}
+    write_run(tmp_path, "cgan_mnist", 0, "bf16 autocast")  # left from a profile that ran it
+    runs = ["dcgan_emoji64", "gan_ring", "broken"]
+    assert recorded_precisions(tmp_path, runs) == {"bf16 autocast": ["dcgan_emoji64"], "fp32": ["gan_ring"]}
+    assert recorded_precisions(tmp_path, ["gan_ring"]) == {"fp32": ["gan_ring"]}
+    assert recorded_precisions(tmp_path / "nothing", runs) == {}
 
 
 def test_the_note_says_when_this_machine_would_train_in_another_precision(tmp_path):

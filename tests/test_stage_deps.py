@@ -4,6 +4,8 @@ editing a file it does not run leaves it alone."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import yaml
 
@@ -95,10 +97,37 @@ def expanded_stage_names(stages: dict, params: dict) -> set[str]:
     return names
 
 
+def committed(path: str) -> str:
+    """A file as committed at HEAD (what a fresh clone gets, whatever the work tree ran since)."""
+    return subprocess.run(
+        ["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def committed_folders(path: str) -> set[str]:
+    out = subprocess.run(
+        ["git", "ls-tree", "-d", "--name-only", f"HEAD:{path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(out.split())
+
+
 def test_the_committed_lock_holds_exactly_the_stages_of_the_committed_params():
     """No stale entries (stages another profile or an old variant name left behind) and none
-    missing: dvc.lock records the run that `make run` does."""
-    lock = set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
-    expected = expanded_stage_names(DVC, yaml.safe_load((ROOT / "params.yaml").read_text()))
+    missing: the committed dvc.lock records the run that `make run` does."""
+    lock = set(yaml.safe_load(committed("dvc.lock"))["stages"])
+    expected = expanded_stage_names(DVC, yaml.safe_load(committed("params.yaml")))
     assert not lock - expected, f"dvc.lock has stages dvc.yaml does not define: {sorted(lock - expected)}"
     assert not expected - lock, f"dvc.lock lacks stages of dvc.yaml: {sorted(expected - lock)}"
+
+
+def test_the_committed_reports_are_of_the_committed_params_variants():
+    """No left-over metrics or curves of a variant the profile no longer runs (they would be
+    read as results by anything that lists the folders)."""
+    variants = set(yaml.safe_load(committed("params.yaml"))["run"]["variants"])
+    for folder in ("reports/metrics", "reports/curves"):
+        found = committed_folders(folder)
+        assert found == variants, f"{folder}: {sorted(found ^ variants)}"

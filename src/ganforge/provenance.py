@@ -5,17 +5,20 @@ on another CPU model differ in their bits, and GAN training turns those into oth
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ganforge.layout import METRICS_DIR
 
 
-def recorded_precisions(root: Path) -> dict[str, list[str]]:
-    """The training precision of every scored run under `root` (its metrics JSONs): precision
-    -> the variants trained in it. Runs that recorded none are left out."""
+def recorded_precisions(root: Path, variants: Iterable[str]) -> dict[str, list[str]]:
+    """The training precision of every scored run of `variants` under `root` (their metrics
+    JSONs; folders of variants the profile no longer runs are left alone): precision -> the
+    variants trained in it. Runs that recorded none are left out."""
     found: dict[str, set[str]] = {}
-    for path in sorted((root / METRICS_DIR).glob("*/*.json")):
+    paths = (p for v in variants for p in (root / METRICS_DIR / v).glob("*.json"))
+    for path in sorted(paths):
         try:
             record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
