@@ -25,7 +25,7 @@ run: setup
 ## (tests/conftest.py), the rest fill in around them.
 TEST_WORKERS ?= 2
 test: setup
-	pytest -n $(TEST_WORKERS) --dist loadfile
+	pytest -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 lint: setup
 	ruff check src pipeline tests benchmarks

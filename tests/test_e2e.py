@@ -376,7 +376,7 @@ def test_queued_experiments_run_two_at_a_time_into_one_mlflow_store(smoke):
         done = [line for line in status.splitlines() if any(n in line for n in names)]
         if len(done) == 2 and all(("Success" in line or "Failed" in line) for line in done):
             break
-        time.sleep(3)
+        time.sleep(10)  # each `dvc queue status` costs the queued runs seconds of CPU
     assert all("Success" in line for line in done), status
     logs = "".join(run(["dvc", "queue", "logs", n], project, env).stdout for n in names)
     assert "locked" not in logs.lower() and logs.count("MLflow in step") == 2
