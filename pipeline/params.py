@@ -111,7 +111,26 @@ def compose(root: Path, overrides: list[str]) -> str:
 
 
 def run_seeds(params: Mapping[str, Any]) -> list[int]:
-    return [int(s) for s in (params.get("run") or {}).get("seeds", [])]
+    """The profile's seeds (`run.seeds`): non-negative integers."""
+    seeds = (params.get("run") or {}).get("seeds", [])
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+    if bad:
+        raise ConfigError(f"params.yaml: run.seeds must be non-negative integers, got {bad[0]!r}")
+    return list(seeds)
+
+
+def chosen_seeds(params: Mapping[str, Any], seed: int | None) -> list[int]:
+    """Every seed of the profile, or the one asked for, which must be one of them (a run
+    outside `run.seeds` would be trained, but no stage would ever score or track it)."""
+    seeds = run_seeds(params)
+    if not seeds:
+        raise ConfigError("params.yaml: run.seeds is empty")
+    if seed is None:
+        return seeds
+    if seed not in seeds:
+        listed = ", ".join(map(str, seeds))
+        raise ConfigError(f"seed {seed} is not one of the profile's seeds (run.seeds: {listed})")
+    return [seed]
 
 
 def run_variants(params: Mapping[str, Any]) -> dict[str, str]:

@@ -42,7 +42,7 @@ from ganforge.train.distributed import (
 from ganforge.train.parallel import preload_training, run_each
 from ganforge.train.run import RunPaths, run_fingerprint, train_run
 from ganforge.variants import Variant
-from pipeline.params import load_params, run_seeds
+from pipeline.params import chosen_seeds, load_params
 from pipeline.resolved import load_variant
 
 
@@ -83,9 +83,7 @@ def live_tracker(variant: Variant, seed: int, data: PreparedDataset, paths: RunP
 def train_variant(name: str, root: Path, seed: int | None = None) -> list[str]:
     """Train (or resume) every seed of the profile, or the one given; a line per seed."""
     params = load_params(root)
-    seeds = run_seeds(params) if seed is None else [seed]
-    if not seeds:
-        raise ConfigError("params.yaml: run.seeds is empty")
+    seeds = chosen_seeds(params, seed)
     options = distributed_config(params)
     variant = load_variant(root, name)
     data = load_prepared(root / PREPARED_DIR, variant.dataset)

@@ -91,3 +91,27 @@ def test_params_composes_profiles_and_overrides(project):
     assert "profile: smoke" in text and "count: 123" in text and "limit: 512" in text
     bad = runner.invoke(app, ["params", "profile=huge"])
     assert bad.exit_code == 1 and "error: cannot compose" in bad.output and "huge" in bad.output
+
+
+@pytest.mark.parametrize("seed", ["-3", "7"])
+def test_a_seed_outside_the_profile_is_refused_and_nothing_is_written(project, seed):
+    before = sorted(p for p in project.rglob("*") if p.is_file())
+    result = runner.invoke(app, ["train", "gan_mnist", "--seed", seed])
+    assert result.exit_code == 1, result.output
+    assert (
+        result.output.strip() == f"error: seed {seed} is not one of the profile's seeds (run.seeds: 0, 1, 2)"
+    )
+    assert sorted(p for p in project.rglob("*") if p.is_file()) == before
+
+
+def test_run_seeds_must_be_non_negative_integers():
+    from ganforge.errors import ConfigError
+    from pipeline.params import chosen_seeds
+
+    assert chosen_seeds({"run": {"seeds": [0, 1, 2]}}, None) == [0, 1, 2]
+    assert chosen_seeds({"run": {"seeds": [0, 1, 2]}}, 1) == [1]
+    for bad in ([-1], ["1"], [True], [0.5]):
+        with pytest.raises(ConfigError, match=r"run\.seeds must be non-negative integers"):
+            chosen_seeds({"run": {"seeds": bad}}, None)
+    with pytest.raises(ConfigError, match=r"run\.seeds is empty"):
+        chosen_seeds({"run": {"seeds": []}}, None)

@@ -340,6 +340,35 @@ def test_api_key_and_cors(project):
     assert "access-control-allow-origin" not in other.headers
 
 
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Authorization": "Bearer s3cret"}, 200),
+        ({"authorization": "bearer s3cret"}, 200),  # the scheme is case-insensitive
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": "Basic s3cret"}, 401),
+        ({"Authorization": "s3cret"}, 401),
+        ({"x-api-key": "s3cret"}, 200),
+    ],
+)
+def test_the_api_key_is_accepted_as_a_bearer_token_too(project, headers, status):
+    c = TestClient(create_app(ServeSettings(project=project, api_key="s3cret")))
+    r = c.post("/generate", json={"model": "gan_mnist", "seeds": [1]}, headers=headers)
+    assert r.status_code == status, r.text
+    if status == 401:
+        assert "Bearer" in r.json()["detail"]
+
+
+def test_keys_are_compared_in_constant_time(monkeypatch):
+    """The comparison goes through hmac.compare_digest, whatever the key's length or prefix."""
+    import ganforge.serving.api as api
+
+    seen = []
+    monkeypatch.setattr(api.hmac, "compare_digest", lambda a, b: seen.append((a, b)) or a == b)
+    assert api.key_matches("s3cret", "s3cret") and not api.key_matches("s3", "s3cret")
+    assert seen == [(b"s3cret", b"s3cret"), (b"s3", b"s3cret")]
+
+
 def test_models_load_lazily_into_a_bounded_cache(project):
     cat = Catalog(project, cache_size=2)
     assert cat.cached() == 0 and len(cat.runs()) == len(MODELS)

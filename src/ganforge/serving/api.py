@@ -13,7 +13,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -46,6 +46,19 @@ from ganforge.viz import image_grid, save_points
 API_KEY_ENV = "GANFORGE_API_KEY"
 CORS_ENV = "GANFORGE_CORS_ORIGINS"
 API_KEY_HEADER = "X-API-Key"
+
+
+def presented_key(headers: Mapping[str, str]) -> str:
+    """The key a client sent: the X-API-Key header, else an `Authorization: Bearer <key>`."""
+    if API_KEY_HEADER in headers:
+        return headers[API_KEY_HEADER]
+    scheme, _, credentials = headers.get("Authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
+def key_matches(given: str, expected: str) -> bool:
+    """Constant-time comparison (the time taken says nothing about how much of the key matched)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 @dataclass(frozen=True)
@@ -194,7 +207,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=[API_KEY_HEADER, "Content-Type"],
+            allow_headers=[API_KEY_HEADER, "Authorization", "Content-Type"],
         )
 
     @app.exception_handler(RequestValidationError)
@@ -208,9 +221,11 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
     def api_key(request: Request) -> None:
         if settings.api_key is None:
             return
-        given = request.headers.get(API_KEY_HEADER, "")
-        if not hmac.compare_digest(given.encode(), settings.api_key.encode()):
-            raise HTTPException(401, f"missing or wrong API key (send it in the {API_KEY_HEADER} header)")
+        if not key_matches(presented_key(request.headers), settings.api_key):
+            raise HTTPException(
+                401,
+                f"missing or wrong API key (send it in the {API_KEY_HEADER} header or as a Bearer token)",
+            )
 
     guarded = [Depends(api_key)]
 
