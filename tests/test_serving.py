@@ -22,7 +22,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.errors import ConfigError, DataError, MissingDataError
 from ganforge.layout import model_dir
 from ganforge.serving.api import ServeSettings, create_app
 from ganforge.serving.catalog import Catalog
@@ -502,6 +502,14 @@ def test_registry_round_trip_without_unpickling(project, tmp_path, monkeypatch):
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     loaded = load_registered("models:/cgan_mnist/1", uri)
+    with pytest.raises(
+        MissingDataError, match=r"^models:/cgan_mnist/7 is not in the model registry; cgan_mnist has versions 1$"
+    ):
+        load_registered("models:/cgan_mnist/7", uri)
+    with pytest.raises(
+        MissingDataError, match=r"^models:/nope/1 is not in the model registry; registered models: cgan_mnist$"
+    ):
+        load_registered("models:/nope/1", uri)
     local = Catalog(project).get("cgan_mnist")
     z = local.latents([3, 4, 5])
     assert torch.equal(loaded.decode(z, 2), local.decode(z, 2))
@@ -514,3 +522,48 @@ def test_registry_round_trip_without_unpickling(project, tmp_path, monkeypatch):
     assert np.array_equal(images, local.decode(z, 2).permute(0, 2, 3, 1).numpy())
     with pytest.raises(Exception, match="not in the model registry"):
         load_registered("models:/cgan_mnist/7", uri)
+
+
+def bad_requests() -> list[tuple[str, str, dict]]:
+    """At least one bad request per route, reaching each kind of error a route can give: an
+    unknown run, an unknown registry URI, values out of range, undecodable uploads."""
+    upload = {"file": ("x.png", png(), "image/png")}
+    return [
+        ("get", "/models", {}),
+        ("post", "/generate", {"json": {"model": "nope", "seeds": [1]}}),
+        ("post", "/generate", {"json": {"model": "models:/nope/1", "seeds": [1]}}),
+        ("post", "/generate", {"json": {"model": "models:/bad-uri", "seeds": [1]}}),
+        ("post", "/generate", {"json": {"model": "gan_mnist", "seeds": [-1]}}),
+        ("post", "/generate", {"json": {"model": "gan_mnist", "seeds": [1], "run_seed": 9}}),
+        ("post", "/generate", {"json": {}}),
+        ("post", "/interpolate", {"json": {"model": "models:/nope/1", "seeds": [1, 2], "steps": 4}}),
+        ("post", "/interpolate", {"json": {"model": "gan_mnist", "seeds": [1, 2], "steps": 999}}),
+        ("post", "/atvec", {"json": {"model": "models:/nope/1", "class": 7}}),
+        ("post", "/atvec", {"json": {"model": "gan_mnist", "class": "nope"}}),
+        ("post", "/translate", {"data": {"model": "models:/nope/1"}, "files": upload}),
+        ("post", "/translate", {"data": {"model": "gan_mnist"}, "files": upload}),
+        (
+            "post",
+            "/translate",
+            {"data": {"model": "pix2pix_edges2emoji64"}, "files": {"file": ("x.png", b"junk", "image/png")}},
+        ),
+    ]
+
+
+def test_no_response_names_a_path_of_the_server(client, project):
+    """Error bodies (and the model list) say what was asked and what exists, never where the
+    server keeps its files: no absolute path of the project or its registry store, on every
+    route."""
+    routes = {(m.lower(), r.path) for r in client.app.routes for m in getattr(r, "methods", ())}
+    exercised = {(method, path) for method, path, _ in bad_requests()}
+    assert {
+        r
+        for r in routes
+        if r[1] not in ("/", "/health") and not r[1].startswith(("/docs", "/openapi", "/redoc"))
+    } <= exercised
+    secrets = {str(project), str(project.resolve()), str(Path.home())}
+    for method, path, kwargs in bad_requests():
+        r = getattr(client, method)(path, **kwargs)
+        assert r.status_code < 500, (path, kwargs, r.text)
+        leaked = [s for s in secrets if s in r.text]
+        assert not leaked, f"{method.upper()} {path} {kwargs}: the body names {leaked}: {r.text[:300]}"

@@ -75,10 +75,8 @@ def load_registered(uri: str, tracking_uri: str) -> ServedModel:
     try:
         mv = client.get_model_version(name, version)
         local = Path(client.download_artifacts(mv.run_id, MODEL_FOLDER)) if mv.run_id else None
-    except MlflowException as exc:
-        raise MissingDataError(
-            f"{uri} is not in the model registry at {tracking_uri} ({exc.error_code})"
-        ) from None
+    except MlflowException:
+        raise MissingDataError(f"{uri} is not in the model registry; {registered(client, name)}") from None
     if local is None or not (local / "MLmodel").is_file():
         raise DataError(f"{uri} has no ganforge generator artifact")
     spec = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))
@@ -89,6 +87,21 @@ def load_registered(uri: str, tracking_uri: str) -> ServedModel:
     path = path / GENERATOR_FILE if path.is_dir() else path
     model = served(path, uri, int(mv.tags.get("seed", 0)), _scores(mv.tags), "registry", "cpu")
     return model
+
+
+def registered(client: Any, name: str) -> str:
+    """What the registry holds, for an error a client may read: the versions of `name`, or the
+    registered names (never where the store lives)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        names = sorted(m.name for m in client.search_registered_models())
+        if name in names:
+            found = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+            return f"{name} has versions {', '.join(map(str, found))}"
+    except MlflowException:
+        return "the registry could not be listed"
+    return f"registered models: {', '.join(names)}" if names else "no model is registered"
 
 
 def _scores(tags: Mapping[str, str]) -> dict[str, float]:
