@@ -503,11 +503,13 @@ def test_registry_round_trip_without_unpickling(project, tmp_path, monkeypatch):
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     loaded = load_registered("models:/cgan_mnist/1", uri)
     with pytest.raises(
-        MissingDataError, match=r"^models:/cgan_mnist/7 is not in the model registry; cgan_mnist has versions 1$"
+        MissingDataError,
+        match=r"^models:/cgan_mnist/7 is not in the model registry; cgan_mnist has versions 1$",
     ):
         load_registered("models:/cgan_mnist/7", uri)
     with pytest.raises(
-        MissingDataError, match=r"^models:/nope/1 is not in the model registry; registered models: cgan_mnist$"
+        MissingDataError,
+        match=r"^models:/nope/1 is not in the model registry; registered models: cgan_mnist$",
     ):
         load_registered("models:/nope/1", uri)
     local = Catalog(project).get("cgan_mnist")
