@@ -14,7 +14,8 @@ several seeds on the machine that ran it:
 Why seeds: another CPU model (or thread count) sums in another order, and a GAN run turns
 those last-bit differences into a different run, as another seed would, but without also
 changing the initial weights and the data order: measured (`--thread-check`), seed 0 on one
-thread against two moved every score by less than the seed-to-seed range. So a band that
+thread against two moved each of the 80 scores by no more than its seed-to-seed range (the
+most, relatively: CycleGAN's FD, by a sixth of it). So a band that
 holds every seed measured, widened by a margin, holds seed 0 on another CPU of the same
 precision. The margin, per kind of score, is the larger of the seeds' own range (a new seed
 lands outside the range of K earlier ones with probability 2/(K+1); one more range on each
