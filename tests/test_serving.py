@@ -475,6 +475,15 @@ def test_the_page_renders_a_new_image_when_the_seed_changes(server):
         assert second.startswith("blob:")
         assert driver.execute_script("return document.getElementById('sample').dataset.seed") == "42"
         assert driver.find_element("id", "error").text == ""
+        # Nothing requested yet under Interpolate, the attribute vector and Translate: no image
+        # is drawn there (an <img> without a source shows a broken-image icon), until asked for.
+        for empty in ("interpimg", "atimg", "translated"):
+            assert not driver.find_element("id", empty).is_displayed(), empty
+        driver.find_element("id", "interp").click()
+        strip = "const i = document.getElementById('interpimg'); return i.complete && i.naturalWidth > 0;"
+        wait.until(lambda d: d.execute_script(strip))
+        assert driver.find_element("id", "interpimg").is_displayed()
+        assert driver.find_element("id", "error").text == ""
     finally:
         driver.quit()
 
