@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test lint params expected clean-venv
+.PHONY: setup run test lint deps params expected clean-venv
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ test: setup
 lint: setup
 	ruff check src pipeline tests benchmarks
 	ruff format --check src pipeline tests benchmarks
+	python -m pipeline deps --check
+
+## Write every DVC stage's code deps into dvc.yaml, from the import closure of its command.
+deps: setup
+	python -m pipeline deps --write
 
 ## Re-measure what the end-to-end test accepts: the smoke profile over several seeds in fp32 and
 ## in bf16 (emulated where the CPU has no native bf16: slower), into tests/expected/.

@@ -26,16 +26,16 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from ganforge.core.batches import BatchSampler
+from ganforge.core.device import resolve_placement
+from ganforge.core.seeds import RunRandom
 from ganforge.losses import get_loss
 from ganforge.nets.config import DataShape, ModelConfig, NetConfig
 from ganforge.nets.registry import build_discriminator, build_generator
 from ganforge.systems.gan import GanSystem
-from ganforge.train.batches import BatchSampler
 from ganforge.train.config import TrainConfig
-from ganforge.train.device import resolve_placement
 from ganforge.train.distributed import Group
 from ganforge.train.loop import Trainer
-from ganforge.train.rng import RunRandom
 
 MODELS = {
     "dcgan": (DataShape("images", 3, 32), ModelConfig(100, NetConfig("dcgan", 64), NetConfig("dcgan", 64))),

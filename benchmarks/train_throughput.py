@@ -27,15 +27,15 @@ import time
 import torch
 from torch import nn
 
+from ganforge.core.batches import BatchSampler
+from ganforge.core.device import resolve_placement
+from ganforge.core.seeds import RunRandom
 from ganforge.losses import get_loss
 from ganforge.nets.config import DataShape, ModelConfig, NetConfig
 from ganforge.nets.registry import build_discriminator, build_generator
 from ganforge.systems.gan import GanSystem
-from ganforge.train.batches import BatchSampler
 from ganforge.train.config import TrainConfig
-from ganforge.train.device import resolve_placement
 from ganforge.train.loop import Trainer
-from ganforge.train.rng import RunRandom
 
 
 # -- the plain loop's nets, written out as in pytorch/examples/dcgan ---------------------------

@@ -30,12 +30,12 @@ import yaml
 from ganforge.data.prepared import heldout_masks, load_prepared
 from ganforge.evaluation.evaluator import load_evaluator
 from ganforge.layout import EVALUATORS_DIR, PREPARED_DIR, config_path
+from ganforge.runner import RunPaths, train_run
 from ganforge.sampling import SampleConfig
-from ganforge.train.run import RunPaths, train_run
 from ganforge.trained import load_trained, sample_run
 from ganforge.variants import variant_from_json
-from pipeline.evaluate import settings
 from pipeline.params import load_params
+from pipeline.scoring import settings
 
 
 def override(data: dict[str, Any], assignment: str) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ganforge.errors import GanforgeError
+from ganforge.core.errors import GanforgeError
 
 app = typer.Typer(
     name="ganforge",
@@ -31,7 +31,7 @@ STAGES = {
     "prepare": "pipeline.prepare",
     "configure": "pipeline.configure",
     "train": "pipeline.train",
-    "evaluator": "pipeline.evaluate",
+    "evaluator": "pipeline.evaluator",
     "evaluate": "pipeline.evaluate",
     "compare": "pipeline.compare",
     "report": "pipeline.report",
@@ -144,13 +144,34 @@ def params_cmd(
     echo_lines(stage("params").write_params(Path.cwd(), list(overrides or []), check))
 
 
+@app.command("deps")
+@user_errors
+def deps_cmd(
+    write: Annotated[bool, typer.Option("--write", help="Write the code deps into dvc.yaml.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Fail when dvc.yaml's code deps drift.")] = False,
+) -> None:
+    """Each DVC stage's code deps, from the import closure of the module its command runs."""
+    from pipeline import deps
+
+    if write == check:
+        raise typer.BadParameter("give one of --write and --check")
+    if write:
+        echo_lines(deps.write_deps(Path.cwd(), STAGES))
+        return
+    drifted = deps.drift(Path.cwd(), STAGES)
+    if drifted:
+        echo_lines([*drifted, "the code deps in dvc.yaml drifted: run `python -m pipeline deps --write`"])
+        raise typer.Exit(1)
+    typer.echo("dvc.yaml: every stage's code deps match its import closure")
+
+
 @app.command("machine")
 @user_errors
 def machine_cmd() -> None:
     """This machine (CPU, torch, the precision image models train in) and whether the
     project's committed results were made in the same precision (`make run` says it first)."""
+    from ganforge.core.device import image_precision, machine
     from ganforge.provenance import precision_note, recorded_precisions
-    from ganforge.train.device import image_precision, machine
 
     info, here = machine(), image_precision()
     typer.echo(
@@ -182,7 +203,7 @@ def open_model(project: Path, name: str, run_seed: int | None) -> Any:
 
 
 def latent_seeds(seeds: str | None, n: int | None, base_seed: int) -> list[int]:
-    from ganforge.errors import ConfigError
+    from ganforge.core.errors import ConfigError
     from ganforge.serving.files import parse_seeds
 
     if (seeds is None) == (n is None):

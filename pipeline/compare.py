@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.comparison import compare, headlines, markdown
-from ganforge.errors import MissingDataError
-from ganforge.io import atomic_path, write_json
+from ganforge.core.errors import MissingDataError
+from ganforge.core.io import atomic_path, write_json
 from ganforge.layout import COMPARISON_JSON, COMPARISON_MD, SCORES_JSON, metrics_path
 from pipeline.params import load_params, run_seeds, run_variants
 

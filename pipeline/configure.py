@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from ganforge.config import from_dict
-from ganforge.errors import ConfigError, MissingDataError, unknown_name
-from ganforge.io import atomic_dir, write_json
+from ganforge.core.config import from_dict
+from ganforge.core.errors import ConfigError, MissingDataError, unknown_name
+from ganforge.core.io import atomic_dir, write_json
 from ganforge.layout import CONFIG_DIR, PREPARED_DIR
 from ganforge.train.config import TrainConfig
 from ganforge.variants import Variant, parse_spec, resolve_variant, shadowed_overrides, unread_options

@@ -1,16 +1,8 @@
-"""Scoring stages.
-
-- `evaluator <dataset>`: builds the dataset's evaluator once (domain classifiers, real-data
-  references, baselines; what it holds is the library's choice for the dataset's kind):
-  `data/evaluators/<dataset>/` and `reports/evaluators/<dataset>.json`. With
-  `--classifier-from <other>` (the cross_evaluator stage) it is built with the evaluator of
-  another dataset, `data/evaluators/<other>/`: Stacked MNIST's channels are read by MNIST's
-  domain classifier.
-- `evaluate <variant>`: draws what every seed's generators make for evaluation, as the
-  variant's system decides (`data/samples/<variant>/<seed>.pt`), with its figures
-  (`reports/samples/<variant>/<seed>/`, `figures.json` naming the main one), and scores it
-  (raw and EMA generators): `reports/metrics/<variant>/<seed>.json`, each number labelled
-  with the extractor that produced it.
+"""`evaluate <variant>`: draws what every seed's generators make for evaluation, as the
+variant's system decides (`data/samples/<variant>/<seed>.pt`), with its figures
+(`reports/samples/<variant>/<seed>/`, `figures.json` naming the main one), and scores it
+(raw and EMA generators): `reports/metrics/<variant>/<seed>.json`, each number labelled
+with the extractor that produced it.
 """
 
 from __future__ import annotations
@@ -23,17 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import typer
-
-from ganforge.config import from_dict
+from ganforge.core.config import from_dict
+from ganforge.core.device import cpu_threads
+from ganforge.core.errors import ConfigError
+from ganforge.core.io import atomic_dir, write_json
 from ganforge.data.prepared import PreparedDataset, load_prepared
-from ganforge.errors import ConfigError
-from ganforge.evaluation.common import Settings
-from ganforge.evaluation.evaluator import build_evaluator, load_evaluator
-from ganforge.io import atomic_dir, write_json
+from ganforge.evaluation.evaluator import load_evaluator
+from ganforge.evaluation.record import headline, metrics_record, sampling_record
 from ganforge.layout import (
     EVALUATOR_REPORT_FILE,
-    EVALUATOR_REPORTS,
     EVALUATORS_DIR,
     FIGURES_DIR,
     METRICS_DIR,
@@ -42,11 +32,8 @@ from ganforge.layout import (
     generator_path,
     model_dir,
 )
-from ganforge.metrics.classifier import ClassifierConfig
-from ganforge.metrics.suite import EvalConfig
 from ganforge.sampling import SampleConfig
 from ganforge.systems.registry import get_system
-from ganforge.train.device import cpu_threads
 from ganforge.train.distributed import distributed_config
 from ganforge.train.parallel import run_each
 from ganforge.trained import load_trained, sample_run
@@ -54,12 +41,7 @@ from ganforge.variants import Variant
 from ganforge.viz import preload_figures
 from pipeline.params import load_params, run_seeds
 from pipeline.resolved import load_variant
-
-
-def settings(params: dict[str, Any]) -> Settings:
-    section = dict(params.get("evaluation") or {})
-    classifier = from_dict(ClassifierConfig, section.pop("classifier", None), "evaluation.classifier")
-    return Settings(from_dict(EvalConfig, section, "evaluation"), classifier)
+from pipeline.scoring import settings
 
 
 def sample_config(
@@ -93,38 +75,6 @@ def check_sampling(variant: Variant, cfg: SampleConfig) -> None:
         raise ConfigError(
             f"sample.jacobian_keep.{variant.name}: a {variant.kind} system draws no latents to truncate"
         )
-
-
-# -- evaluator@<dataset> -------------------------------------------------------------------
-def build(dataset: str, root: Path, classifier_from: str | None = None) -> str:
-    """Build the dataset's evaluator (borrowing the evaluator of `classifier_from`); return a
-    one-line summary."""
-    ds = load_prepared(root / PREPARED_DIR, dataset)
-    wanted = ds.meta.get("classifier_from")
-    if classifier_from is not None and classifier_from != wanted:
-        raise ConfigError(
-            f"{dataset} is scored with {wanted}'s evaluator, not {classifier_from}'s"
-            if wanted
-            else f"{dataset} is scored with its own evaluator: drop --classifier-from"
-        )
-    borrowed = {classifier_from: root / EVALUATORS_DIR / classifier_from} if classifier_from else {}
-    with atomic_dir(root / EVALUATORS_DIR / dataset) as folder:
-        report = build_evaluator(
-            ds,
-            settings(load_params(root)),
-            folder,
-            log=lambda m: typer.echo(m, err=True),
-            borrowed=borrowed,
-        )
-        write_json(folder / EVALUATOR_REPORT_FILE, report)
-    write_json(root / EVALUATOR_REPORTS / f"{dataset}.json", report)
-    available = [k for k, v in report["extractors"].items() if v.get("available")]
-    missing = "".join(f"; {k} unavailable: {v}" for k, v in report.get("unavailable", {}).items())
-    return f"evaluator {dataset}: {', '.join(available) or 'no extractor'}{missing}"
-
-
-# -- evaluate@<variant> --------------------------------------------------------------------
-TRAINING_KEYS = ("steps", "seconds", "precision", "machine", "d_probabilities")  # from train.json
 
 
 def _training(root: Path, variant: str, seed: int) -> dict[str, Any]:
@@ -163,21 +113,15 @@ def evaluate_seed(job: SeedJob, seed: int) -> str:
             job.samples_dir / f"{seed}.pt",
             job.figures_dir / str(seed),
         )
-        result = {
-            "variant": job.name,
-            "seed": seed,
-            "system": job.variant.kind,
-            "dataset": job.variant.dataset,
-            "stand_in": job.report["stand_in"],
-            "stand_in_for": job.report["stand_in_for"],
-            "profile": job.variant.profile,
-            "sampling": sampling_record(job.sample_cfg, payload),
-            "extractors": job.report["extractors"],
-            **job.evaluator.score(payload, seed),
-            "baselines": job.evaluator.baselines(),
-            "training": {k: training.get(k) for k in TRAINING_KEYS},
-            **training.get("run_scores", {}),
-        }
+        result = metrics_record(
+            job.variant,
+            seed,
+            job.report,
+            sampling_record(job.sample_cfg, payload),
+            job.evaluator.score(payload, seed),
+            job.evaluator.baselines(),
+            training,
+        )
         write_json(job.out / f"{seed}.json", result)
     return f"evaluated {job.name} seed {seed}: {headline(result)} ({time.perf_counter() - start:.1f} s)"
 
@@ -207,22 +151,3 @@ def evaluate_variant(name: str, root: Path) -> list[str]:
         if processes > 1:
             preload_figures()
         return run_each(functools.partial(evaluate_seed, job), run_seeds(params), processes)
-
-
-def sampling_record(cfg: SampleConfig, payload: dict[str, Any]) -> dict[str, Any]:
-    """How the evaluation samples were drawn: the Jacobian truncation kept, and for
-    translations the mode the generators ran in (eval or train)."""
-    record: dict[str, Any] = {"jacobian_keep": cfg.jacobian_keep}
-    if "sampling" in payload:
-        record["mode"] = payload["sampling"]
-    return record
-
-
-def headline(result: dict[str, Any]) -> str:
-    """The main numbers of a seed's result, for the log."""
-    from ganforge.scores import METRICS, lookup
-
-    which = "ema" if "ema" in result["generators"] else "raw"
-    scores = result["generators"][which]
-    shown = [(m.label, v) for m in METRICS if m.headline and (v := lookup(scores, m.key)) is not None]
-    return f"{which}: " + ", ".join(f"{label} {value:.4g}" for label, value in shown[:4])

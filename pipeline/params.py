@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from ganforge.config import from_dict
-from ganforge.errors import ConfigError, unknown_name
+from ganforge.core.config import from_dict
+from ganforge.core.errors import ConfigError, unknown_name
 
 PARAMS_FILE = "params.yaml"
 CONF_DIR = "conf"
@@ -151,7 +151,7 @@ def git_commit(root: Path) -> str:
 
 def write_params(root: Path, overrides: list[str], check: bool = False) -> str:
     """Compose params.yaml from conf/ (or, with `check`, only check that it matches)."""
-    from ganforge.io import atomic_path
+    from ganforge.core.io import atomic_path
 
     text = compose(root, overrides)
     target = root / PARAMS_FILE

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ganforge.io import atomic_dir, atomic_path
+from ganforge.core.io import atomic_dir, atomic_path
 from ganforge.layout import (
     COMPARISON_JSON,
     CONFIG_DIR,

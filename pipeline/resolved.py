@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ganforge.errors import MissingDataError
+from ganforge.core.errors import MissingDataError
 from ganforge.layout import config_path
 from ganforge.variants import Variant, variant_from_json
 

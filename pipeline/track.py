@@ -15,6 +15,7 @@ from ganforge.layout import (
     COMPARISON_MD,
     FIGURES_DIR,
     GENERATOR_FILE,
+    PREPARED_DIR,
     REPORT,
     SCORES_JSON,
     config_path,
@@ -22,7 +23,15 @@ from ganforge.layout import (
     metrics_path,
     model_dir,
 )
-from ganforge.mirror import EXPERIMENT_TAG, WORKSPACE, Mirrored, comparison_record, mirror, training_record
+from ganforge.mirror import (
+    Mirrored,
+    common_tags,
+    comparison_record,
+    dataset_record,
+    mirror,
+    run_tags,
+    training_record,
+)
 from ganforge.serving.registry import register_runs, registrations
 from ganforge.tracking import MlflowStore, default_uri
 from pipeline.params import git_commit, load_params, run_seeds, run_variants
@@ -38,6 +47,9 @@ def wanted_runs(root: Path, common: dict[str, str]) -> list[Mirrored]:
     runs = []
     for variant in run_variants(params):
         config = _json(config_path(root, variant))
+        dataset = str(config["dataset"])
+        prepared = f"{PREPARED_DIR}/{dataset}.pt"
+        data = dataset_record(_json(root / PREPARED_DIR / f"{dataset}.json"), prepared)
         for seed in run_seeds(params):
             models = model_dir(root, variant, seed)
             training, metrics = _json(models / "train.json"), _json(metrics_path(root, variant, seed))
@@ -49,17 +61,10 @@ def wanted_runs(root: Path, common: dict[str, str]) -> list[Mirrored]:
                 (curves_path(root, variant, seed), "curves"),
                 *((f, "figures") for f in figures),
             ]
-            tags = {
-                **common,
-                "variant": variant,
-                "system": str(config["system"]["kind"]),
-                "dataset": str(config["dataset"]),
-                "seed": str(seed),
-                "stand_in": str(bool(metrics.get("stand_in"))),
-            }
-            runs.append(
-                training_record(config, training, metrics, curves_path(root, variant, seed), artifacts, tags)
-            )
+            kind = str(config["system"]["kind"])
+            tags = run_tags(variant, kind, dataset, seed, bool(metrics.get("stand_in")), common)
+            curves = curves_path(root, variant, seed)
+            runs.append(training_record(config, training, metrics, curves, artifacts, tags, data))
     files = [(root / p, "comparison") for p in (COMPARISON_JSON, COMPARISON_MD, REPORT)]
     runs.append(comparison_record(_json(root / COMPARISON_JSON), files, common))
     return runs
@@ -68,11 +73,7 @@ def wanted_runs(root: Path, common: dict[str, str]) -> list[Mirrored]:
 def track(root: Path) -> list[str]:
     params = load_params(root)
     experiment = str((params.get("tracking") or {}).get("experiment", "ganforge"))
-    common = {
-        "profile": str(params.get("profile")),
-        "git_commit": git_commit(root),
-        EXPERIMENT_TAG: os.environ.get("DVC_EXP_NAME") or WORKSPACE,
-    }
+    common = common_tags(str(params.get("profile")), git_commit(root), os.environ.get("DVC_EXP_NAME"))
     wanted = wanted_runs(root, common)
     store = MlflowStore(default_uri(root), experiment)
     report = mirror(store, wanted)

@@ -25,11 +25,12 @@ from typing import Any
 
 import typer
 
+from ganforge.core.device import resolve_placement
+from ganforge.core.errors import ConfigError, GanforgeError
 from ganforge.data.prepared import PreparedDataset, load_prepared
-from ganforge.errors import ConfigError, GanforgeError
 from ganforge.layout import CHECKPOINT_DIR, PREPARED_DIR, checkpoint_path, curves_path, model_dir
+from ganforge.runner import RunPaths, run_fingerprint, train_run
 from ganforge.tracking import NullTracker, Tracker
-from ganforge.train.device import resolve_placement
 from ganforge.train.distributed import (
     DistributedConfig,
     Group,
@@ -40,7 +41,6 @@ from ganforge.train.distributed import (
     process_group,
 )
 from ganforge.train.parallel import preload_training, run_each
-from ganforge.train.run import RunPaths, run_fingerprint, train_run
 from ganforge.variants import Variant
 from pipeline.params import chosen_seeds, load_params
 from pipeline.resolved import load_variant
@@ -52,23 +52,18 @@ class DistributedRunError(GanforgeError):
 
 def live_tracker(variant: Variant, seed: int, data: PreparedDataset, paths: RunPaths, root: Path) -> Tracker:
     """An MLflow run for live logging, tagged so the track stage finds and completes it."""
-    from ganforge.mirror import EXPERIMENT_TAG, FINGERPRINT_TAG, LIVE_TAG, RECORD_TAG, WORKSPACE
+    from ganforge.mirror import FINGERPRINT_TAG, LIVE_TAG, RECORD_TAG, common_tags, run_tags
     from ganforge.tracking import MlflowTracker, RunIdSidecar, default_uri
     from pipeline.params import git_commit
 
     fingerprint = run_fingerprint(variant, seed)
+    stand_in = bool(data.meta.get("stand_in"))
+    common = common_tags(variant.profile, git_commit(root), os.environ.get("DVC_EXP_NAME"))
     tags = {
+        **run_tags(variant.name, variant.kind, variant.dataset, seed, stand_in, common),
         RECORD_TAG: "run",
         LIVE_TAG: "true",
         FINGERPRINT_TAG: fingerprint,
-        EXPERIMENT_TAG: os.environ.get("DVC_EXP_NAME") or WORKSPACE,
-        "variant": variant.name,
-        "system": variant.kind,
-        "dataset": variant.dataset,
-        "seed": str(seed),
-        "profile": variant.profile,
-        "git_commit": git_commit(root),
-        "stand_in": str(bool(data.meta.get("stand_in"))),
     }
     sidecar = RunIdSidecar(paths.checkpoint.with_suffix(".json"), fingerprint)
     tracker = MlflowTracker(

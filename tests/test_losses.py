@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.losses import get_loss, top_k
 
 

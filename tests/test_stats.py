@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.stats import (
     compare_pair,
     holm,

@@ -7,12 +7,12 @@ import json
 import pytest
 import yaml
 
+from ganforge.core.errors import ConfigError, MissingDataError
 from ganforge.data.prepared import PreparedDataset, save_prepared
-from ganforge.errors import ConfigError, MissingDataError
-from ganforge.systems.options import SYSTEM_OPTIONS, CycleGanOptions, GanOptions, Pix2PixOptions
 from ganforge.systems.registry import SYSTEMS
 from ganforge.train.config import TrainConfig
 from ganforge.variants import check_train_options, resolve_variant
+from ganforge.variants.system_options import SYSTEM_OPTIONS, CycleGanOptions, GanOptions, Pix2PixOptions
 from pipeline.configure import configure, resolve, shadow_notes
 from pipeline.resolved import load_variant
 from tests.project import ROOT

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ganforge.errors import unknown_name
+from ganforge.core.errors import unknown_name
 
 
 @dataclass(frozen=True)

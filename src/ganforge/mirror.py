@@ -1,13 +1,14 @@
-"""Keeping MLflow in step with what DVC holds. For every (variant, seed) of a profile there
-is one MLflow run, found by its tags (the run's fingerprint and the DVC experiment it belongs
+"""Keeping MLflow in step with what DVC holds. For every (variant, seed) of a profile there is
+one MLflow run, found by its tags (the run's fingerprint and the DVC experiment it belongs
 to, so retrains and queued experiments do not collide), with the resolved params, the curves
 as step-wise metrics, the final scores, the figures and the generator; and one `comparison`
-run with the summary tables. Each run carries a digest of what it mirrors: a run whose digest
-matches is left alone (running the mirror twice changes nothing; in the workspace, a run an
-experiment already mirrored with the same digest counts too), a missing one is created
-(after `dvc pull`, in a fresh clone, or when DVC skipped a stage), a stale one is replaced,
-and a run that training logged live is completed. MLflow itself is reached through
-`ganforge.tracking`."""
+run with the summary tables. A training run starts and ends when its training did (from its
+train.json) and names its dataset as an MLflow dataset input. Each run carries a digest of
+what it mirrors: a run whose digest matches is left alone (running the mirror twice changes
+nothing; in the workspace, a run an experiment already mirrored with the same digest counts
+too), a missing one is created (after `dvc pull`, in a fresh clone, or when DVC skipped a
+stage), a stale one is replaced, and a run that training logged live is completed. MLflow
+itself is reached through `ganforge.tracking`."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ganforge.io import sha256_file
-from ganforge.tracking import Tracker, numeric_leaves
+from ganforge.core.io import sha256_file, unix_ms
+from ganforge.tracking import DatasetRecord, Tracker, numeric_leaves
 
 RECORD_TAG = "ganforge_record"  # "run" or "comparison"
 DIGEST_TAG = "ganforge_digest"
@@ -36,7 +37,9 @@ class Store(Protocol):
 
     def runs(self) -> Sequence[Any]: ...
 
-    def tracker(self, run_name: str, tags: Mapping[str, str], run_id: str | None = None) -> Tracker: ...
+    def tracker(
+        self, run_name: str, tags: Mapping[str, str], run_id: str | None = None, start_ms: int | None = None
+    ) -> Tracker: ...
 
     def delete(self, run_id: str) -> None: ...
 
@@ -55,16 +58,25 @@ class Mirrored:
     step: int = 0
     curves: Path | None = None
     artifacts: list[tuple[Path, str]] = field(default_factory=list)
+    start_ms: int | None = None
+    """When the work it records began and ended (Unix ms; None: when the mirror writes it)."""
+    end_ms: int | None = None
+    dataset: DatasetRecord | None = None
 
     def identity(self) -> tuple[str, str, str]:
         return (self.record, self.key, self.tags.get(EXPERIMENT_TAG, WORKSPACE))
+
+    def _times_and_data(self) -> list[Any]:
+        return [self.start_ms, self.end_ms, self.dataset]
 
     def digest(self) -> str:
         stable = {k: v for k, v in self.tags.items() if k not in VOLATILE_TAGS}
         h = hashlib.sha256()
         h.update(
             json.dumps(
-                [self.name, stable, self.params, self.scores, self.step], sort_keys=True, default=str
+                [self.name, stable, self.params, self.scores, self.step, *self._times_and_data()],
+                sort_keys=True,
+                default=str,
             ).encode()
         )
         if self.curves is not None:
@@ -106,9 +118,11 @@ def _log(tracker: Tracker, run: Mirrored, digest: str, with_curves: bool) -> Non
             tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, int(row["step"]))
     if run.scores:
         tracker.log_metrics(run.scores, run.step)
+    if run.dataset is not None:
+        tracker.log_dataset(run.dataset)
     for path, folder in run.artifacts:
         tracker.log_artifact(path, folder)
-    tracker.close()
+    tracker.close(end_ms=run.end_ms)
 
 
 def mirror(store: Store, wanted: Sequence[Mirrored]) -> MirrorReport:
@@ -142,9 +156,56 @@ def mirror(store: Store, wanted: Sequence[Mirrored]) -> MirrorReport:
             report.replaced += 1
         else:
             report.created += 1
-        _log(store.tracker(run.name, {**run.tags, RECORD_TAG: run.record}), run, digest, with_curves=True)
+        tracker = store.tracker(run.name, {**run.tags, RECORD_TAG: run.record}, start_ms=run.start_ms)
+        _log(tracker, run, digest, with_curves=True)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def common_tags(profile: str, git_commit: str, experiment: str | None) -> dict[str, str]:
+    """The tags every run of a pipeline run shares: its profile, the git commit, and the DVC
+    experiment (`experiment`, from DVC_EXP_NAME; the workspace when None)."""
+    return {"profile": profile, "git_commit": git_commit, EXPERIMENT_TAG: experiment or WORKSPACE}
+
+
+def run_tags(
+    variant: str, system: str, dataset: str, seed: int, stand_in: bool, common: Mapping[str, str]
+) -> dict[str, str]:
+    """The tags of one (variant, seed) run, whether training logs it live or the mirror
+    writes it; `common` holds the profile, the git commit and the DVC experiment."""
+    return {
+        **common,
+        "variant": variant,
+        "system": system,
+        "dataset": dataset,
+        "seed": str(seed),
+        "stand_in": str(stand_in),
+    }
+
+
+def dataset_record(meta: Mapping[str, Any], prepared: str) -> DatasetRecord:
+    """The dataset input of a run, from its prepared dataset's meta (`prepared` names the
+    prepared file, relative to the project)."""
+    fingerprint = str(meta["data_sha256"])
+    profile = {
+        "data_sha256": fingerprint,
+        "examples": meta.get("examples"),
+        "kind": meta.get("kind"),
+        "stand_in": bool(meta.get("stand_in")),
+    }
+    if meta.get("stand_in_for"):
+        profile["stand_in_for"] = meta["stand_in_for"]
+    for key in ("split", "derived_from", "image_size"):
+        if meta.get(key) is not None:
+            profile[key] = meta[key]
+    tensors = meta.get("tensors") or {}
+    return DatasetRecord(
+        name=str(meta["dataset"]),
+        digest=fingerprint[:16],
+        source={"prepared": prepared, "origin": meta.get("source", "")},
+        schema={name: f"{t['dtype']}{list(t['shape'])}" for name, t in tensors.items()},
+        profile=profile,
+    )
 
 
 def training_record(
@@ -154,9 +215,11 @@ def training_record(
     curves: Path,
     artifacts: list[tuple[Path, str]],
     tags: Mapping[str, str],
+    dataset: DatasetRecord | None = None,
 ) -> Mirrored:
     """The MLflow run of one (variant, seed): `variant` is its resolved config (JSON),
-    `training` its train.json, `metrics` its metrics JSON."""
+    `training` its train.json, `metrics` its metrics JSON, `dataset` what it trained on. The
+    run spans the training's own start and end (train.json's `started` and `finished`)."""
     seed = int(training["seed"])
     scores = {
         **numeric_leaves(metrics.get("generators", {}), "score."),
@@ -172,6 +235,9 @@ def training_record(
         step=int(training.get("steps") or 0),
         curves=curves,
         artifacts=artifacts,
+        start_ms=unix_ms(training["started"]) if training.get("started") else None,
+        end_ms=unix_ms(training["finished"]) if training.get("finished") else None,
+        dataset=dataset,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.train.distributed import Shard
+from ganforge.core.sharding import Shard
 
 
 def gradient_penalty(

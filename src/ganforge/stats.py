@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as st
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 
 FEW_SEEDS = 5  # below this many seeds a bootstrap interval is rough, and the report says so
 POWER = 0.8  # the power at which the smallest detectable effect is stated

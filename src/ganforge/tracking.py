@@ -1,6 +1,7 @@
-"""Experiment tracking: the only module that imports mlflow. Metrics are buffered and sent in
-batches (one call per value costs milliseconds); the SQLite store is created once, under a
-file lock, so parallel runs do not race on its schema."""
+"""Experiment tracking and the model registry: the only module that imports mlflow. Metrics are
+buffered and sent in batches (one call per value costs milliseconds); the SQLite store is
+created once, under a file lock, so parallel runs do not race on its schema. Callers get
+plain values and ganforge's own errors, never MLflow's objects."""
 
 from __future__ import annotations
 
@@ -12,13 +13,28 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ganforge.io import write_json
+from ganforge.core.io import write_json
 
 _BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch call
 _PARAM_BATCH = 100
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """What a run trained on, as an MLflow dataset input: `digest` identifies the data's
+    content (a prefix of its fingerprint; MLflow keeps 36 characters), `source` says where it
+    came from, `profile` holds the rest (the whole fingerprint, counts, the stand-in flag)."""
+
+    name: str
+    digest: str
+    source: Mapping[str, Any]
+    schema: Mapping[str, Any]
+    profile: Mapping[str, Any]
+    context: str = "training"
 
 
 class Tracker(Protocol):
@@ -32,7 +48,9 @@ class Tracker(Protocol):
 
     def set_tags(self, tags: Mapping[str, str]) -> None: ...
 
-    def close(self, status: str = "FINISHED") -> None: ...
+    def log_dataset(self, dataset: DatasetRecord) -> None: ...
+
+    def close(self, status: str = "FINISHED", end_ms: int | None = None) -> None: ...
 
 
 class NullTracker:
@@ -52,7 +70,10 @@ class NullTracker:
     def set_tags(self, tags: Mapping[str, str]) -> None:
         pass
 
-    def close(self, status: str = "FINISHED") -> None:
+    def log_dataset(self, dataset: DatasetRecord) -> None:
+        pass
+
+    def close(self, status: str = "FINISHED", end_ms: int | None = None) -> None:
         pass
 
 
@@ -106,7 +127,7 @@ def artifact_root(uri: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
+def store_lock(uri: str) -> Iterator[None]:
     """Serialise store creation between processes (SQLite stores only)."""
     if not uri.startswith("sqlite:///"):
         yield
@@ -128,7 +149,7 @@ EXPERIMENT_KIND = "custom_model_development"  # the UI opens such an experiment 
 def open_experiment(client: Any, uri: str, name: str) -> str:
     """The id of experiment `name` (created, or restored if it was deleted), tagged as model
     development so the MLflow UI opens it on its runs table."""
-    with _store_lock(uri):  # the first client call creates the schema
+    with store_lock(uri):  # the first client call creates the schema
         exp = client.get_experiment_by_name(name)
         if exp is None:
             return str(
@@ -144,9 +165,10 @@ def open_experiment(client: Any, uri: str, name: str) -> str:
 
 
 class MlflowTracker:
-    """One MLflow run. With `run_id`, the run is reopened (a resumed training run). Pass the
-    `client` (and `experiment_id`) of an earlier tracker on the same store to skip building a
-    new one (about a second each)."""
+    """One MLflow run. With `run_id`, the run is reopened (a resumed training run); a new run
+    starts at `start_ms` (Unix milliseconds; now when None). Pass the `client` (and
+    `experiment_id`) of an earlier tracker on the same store to skip building a new one
+    (about a second each)."""
 
     def __init__(
         self,
@@ -157,6 +179,7 @@ class MlflowTracker:
         run_id: str | None = None,
         client: Any = None,
         experiment_id: str | None = None,
+        start_ms: int | None = None,
     ) -> None:
         from mlflow.tracking import MlflowClient
 
@@ -164,7 +187,9 @@ class MlflowTracker:
         exp_id = experiment_id or open_experiment(self.client, uri, experiment)
         self.run_id = (
             self._reopen(run_id)
-            or self.client.create_run(exp_id, run_name=run_name, tags=dict(tags or {})).info.run_id
+            or self.client.create_run(
+                exp_id, start_time=start_ms, run_name=run_name, tags=dict(tags or {})
+            ).info.run_id
         )
         self._pending: list[Any] = []
 
@@ -211,9 +236,24 @@ class MlflowTracker:
 
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
-    def close(self, status: str = "FINISHED") -> None:
+    def log_dataset(self, dataset: DatasetRecord) -> None:
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        entity = Dataset(
+            name=dataset.name,
+            digest=dataset.digest[:36],
+            source_type="ganforge",
+            source=json.dumps(dict(dataset.source), sort_keys=True),
+            schema=json.dumps(dict(dataset.schema), sort_keys=True),
+            profile=json.dumps(dict(dataset.profile), sort_keys=True),
+        )
+        tags = [InputTag("mlflow.data.context", dataset.context)]
+        self.client.log_inputs(self.run_id, datasets=[DatasetInput(entity, tags)])
+
+    def close(self, status: str = "FINISHED", end_ms: int | None = None) -> None:
+        """End the run with `status`, at `end_ms` (Unix milliseconds; now when None)."""
         self.flush()
-        self.client.set_terminated(self.run_id, status)
+        self.client.set_terminated(self.run_id, status, end_time=end_ms)
 
 
 class RunIdSidecar:
@@ -262,7 +302,13 @@ class MlflowStore:
             if not token:
                 return out
 
-    def tracker(self, run_name: str, tags: Mapping[str, str], run_id: str | None = None) -> MlflowTracker:
+    def tracker(
+        self,
+        run_name: str,
+        tags: Mapping[str, str],
+        run_id: str | None = None,
+        start_ms: int | None = None,
+    ) -> MlflowTracker:
         return MlflowTracker(
             self.uri,
             self.experiment,
@@ -271,6 +317,7 @@ class MlflowStore:
             run_id,
             client=self.client,
             experiment_id=self.experiment_id,
+            start_ms=start_ms,
         )
 
     def delete(self, run_id: str) -> None:
@@ -278,3 +325,89 @@ class MlflowStore:
 
     def experiment_tags(self) -> dict[str, str]:
         return dict(self.client.get_experiment(self.experiment_id).tags)
+
+
+class NotRegisteredError(LookupError):
+    """A registered model or version the registry does not hold."""
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One version of a registered model: its number, the run it came from and its tags."""
+
+    name: str
+    version: int
+    run_id: str | None
+    tags: Mapping[str, str]
+
+
+class ModelRegistry:
+    """MLflow's model registry on a store: list, register and download model versions, and
+    write the pyfunc folder of a model that a `loader_module` loads."""
+
+    def __init__(self, uri: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def names(self) -> list[str]:
+        """Every registered model's name, sorted (NotRegisteredError when it cannot be listed)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return sorted(m.name for m in self.client.search_registered_models())
+        except MlflowException:
+            raise NotRegisteredError("the registry could not be listed") from None
+
+    def versions(self, name: str) -> list[RegisteredVersion]:
+        """The versions of `name` (none when it is not registered)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name = '{name}'")
+        except MlflowException:
+            return []
+        return sorted(
+            (RegisteredVersion(v.name, int(v.version), v.run_id, dict(v.tags)) for v in found),
+            key=lambda v: v.version,
+        )
+
+    def ensure(self, name: str, description: str) -> None:
+        """Register the name `name` if it is not yet."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name, description=description)
+
+    def register(self, name: str, run_id: str, folder: Path, tags: Mapping[str, str]) -> None:
+        """A new version of `name`: the model folder is uploaded into the run's artifacts
+        (under the folder's name) and registered from there."""
+        self.client.log_artifacts(run_id, str(folder), folder.name)
+        source = f"{self.client.get_run(run_id).info.artifact_uri}/{folder.name}"
+        self.client.create_model_version(name, source, run_id=run_id, tags=dict(tags))
+
+    def download(self, name: str, version: int, folder: str) -> tuple[RegisteredVersion, Path | None]:
+        """Version `version` of `name` and a local copy of its run's artifact `folder` (None
+        when the version has no run); NotRegisteredError when the registry lacks it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(name, str(version))
+            local = Path(self.client.download_artifacts(mv.run_id, folder)) if mv.run_id else None
+        except MlflowException:
+            raise NotRegisteredError(f"{name} version {version}") from None
+        return RegisteredVersion(mv.name, int(mv.version), mv.run_id, dict(mv.tags)), local
+
+
+def save_pyfunc_model(folder: Path, loader_module: str, data: Path, requirements: list[str]) -> Path:
+    """An MLflow pyfunc model folder (MLmodel, environment files, the data) whose predictions
+    come from `loader_module`'s `_load_pyfunc(data_path)`."""
+    import mlflow.pyfunc
+
+    mlflow.pyfunc.save_model(
+        path=str(folder), loader_module=loader_module, data_path=str(data), pip_requirements=requirements
+    )
+    return folder

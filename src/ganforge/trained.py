@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.core.errors import DataError, MissingDataError
+from ganforge.core.io import save_torch, write_json
 from ganforge.data.prepared import PreparedDataset
-from ganforge.errors import DataError, MissingDataError
-from ganforge.io import save_torch, write_json
 from ganforge.sampling import SampleConfig
 from ganforge.systems.kind import RunContext, SystemKind
 from ganforge.systems.registry import get_system

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganforge.io import atomic_path
+from ganforge.core.io import atomic_path
 
 
 def image_grid(images: torch.Tensor, nrow: int, padding: int = 2) -> Image.Image:

@@ -17,8 +17,8 @@ from ganforge.data.fetch import RawFiles, SourceContext
 from ganforge.data.folder import subset
 from ganforge.data.images import check_bad_fraction, check_image_options, decode_all, is_image_name
 from ganforge.data.prepared import PreparedDataset
-from ganforge.errors import CredentialsError, DataError
-from ganforge.io import ManifestDigest, sha256_file
+from ganforge.core.errors import CredentialsError, DataError
+from ganforge.core.io import ManifestDigest, sha256_file
 
 KAGGLE_DATASET = "splcher/animefacedataset"
 

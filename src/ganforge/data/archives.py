@@ -27,8 +27,8 @@ from ganforge.data.images import (
     is_image_name,
 )
 from ganforge.data.prepared import PreparedDataset, check_holdout, heldout_mask
-from ganforge.errors import DataError, unknown_name
-from ganforge.io import ManifestDigest, sha256_file
+from ganforge.core.errors import DataError, unknown_name
+from ganforge.core.io import ManifestDigest, sha256_file
 
 PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
 CYCLEGAN_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganforge.errors import GanforgeError, MissingDataError
+from ganforge.core.errors import GanforgeError, MissingDataError
 
 # A download function: (url, destination folder, file name) -> None; raises on failure.
 Downloader = Callable[[str, Path, str], None]

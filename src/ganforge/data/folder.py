@@ -15,8 +15,8 @@ import torch
 from ganforge.data.fetch import SourceContext
 from ganforge.data.images import check_bad_fraction, check_image_options, decode_all, is_image_name
 from ganforge.data.prepared import PreparedDataset
-from ganforge.errors import DataError, MissingDataError
-from ganforge.io import ManifestDigest, sha256_file
+from ganforge.core.errors import DataError, MissingDataError
+from ganforge.core.io import ManifestDigest, sha256_file
 
 
 @dataclass(frozen=True)

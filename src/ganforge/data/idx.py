@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge.errors import DataError
+from ganforge.core.errors import DataError
 
 # IDX type codes (third magic byte) to numpy dtypes; IDX data is big-endian.
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ganforge.config import check_limit
-from ganforge.errors import DataError
+from ganforge.core.config import check_limit
+from ganforge.core.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 _MODES = {1: "L", 3: "RGB"}

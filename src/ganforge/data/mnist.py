@@ -9,12 +9,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ganforge.config import check_limit
+from ganforge.core.config import check_limit
 from ganforge.data.fetch import RawFile, RawFiles, SourceContext
 from ganforge.data.idx import check_images, check_labels, parse_idx, read_gzip
 from ganforge.data.prepared import PreparedDataset
-from ganforge.errors import DataError
-from ganforge.io import md5_file, sha256_bytes
+from ganforge.core.errors import DataError
+from ganforge.core.io import md5_file, sha256_bytes
 
 # SHA-256 of the *decompressed* canonical IDX files. The gzip bytes of a mirrored file may
 # differ from the canonical download (re-compressed) while its content is the same, so a file

@@ -16,8 +16,8 @@ from ganforge.data.fetch import SourceContext
 from ganforge.data.folder import resolve_root, subset
 from ganforge.data.images import check_bad_fraction, check_image_options, decode_all, is_image_name
 from ganforge.data.prepared import PreparedDataset, check_holdout, heldout_mask
-from ganforge.errors import DataError, MissingDataError
-from ganforge.io import ManifestDigest
+from ganforge.core.errors import DataError, MissingDataError
+from ganforge.core.io import ManifestDigest
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 import torch
 
-from ganforge.errors import DataError, MissingDataError
-from ganforge.io import save_torch, sha256_file, write_json
+from ganforge.core.errors import DataError, MissingDataError
+from ganforge.core.io import save_torch, sha256_file, write_json
 
 FORMAT_VERSION = 1
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ganforge.config import from_dict
+from ganforge.core.config import from_dict
 from ganforge.data.anime import AnimeConfig, load_anime
 from ganforge.data.archives import ArchiveConfig, load_cyclegan, load_pix2pix
 from ganforge.data.fetch import SourceContext
@@ -24,7 +24,7 @@ from ganforge.data.prepared import PreparedDataset
 from ganforge.data.stacked import StackedConfig, make_stacked
 from ganforge.data.toy2d import Toy2DConfig, make_toy2d
 from ganforge.data.translation import EdgesConfig, RecolorConfig, make_edges, make_recolor
-from ganforge.errors import ConfigError, unknown_name
+from ganforge.core.errors import ConfigError, unknown_name
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import torch
 from ganforge.data.fetch import SourceContext
 from ganforge.data.prepared import PreparedDataset
 from ganforge.data.translation import derived_meta, source_images
-from ganforge.errors import DataError
+from ganforge.core.errors import DataError
 
 CHANNELS = ("R", "G", "B")
 

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from ganforge.config import check_limit
+from ganforge.core.config import check_limit
 from ganforge.data.fetch import SourceContext
 from ganforge.data.prepared import PreparedDataset, check_holdout, heldout_mask, load_prepared
-from ganforge.errors import DataError
+from ganforge.core.errors import DataError
 
 _BATCH = 1024
 _MIN_PEAK_GRADIENT = 0.05  # Sobel magnitude of a 1.25% intensity step

@@ -5,60 +5,27 @@ evaluate stage (`load_evaluator`) to score every run's samples."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
+from ganforge.core.errors import DataError, MissingDataError
+from ganforge.core.io import save_torch
 from ganforge.data.prepared import PreparedDataset
-from ganforge.errors import DataError, MissingDataError
+from ganforge.evaluation.base import Evaluator
 from ganforge.evaluation.common import Log, Settings
-from ganforge.io import save_torch
+from ganforge.evaluation.images import ImageEvaluator
+from ganforge.evaluation.points import PointsEvaluator
+from ganforge.evaluation.stacked import StackedEvaluator
+from ganforge.evaluation.translation import TranslationEvaluator
 
 FORMAT_VERSION = 2
 REFERENCE_FILE = "reference.pt"
 
 
-class Evaluator(ABC):
-    """Scores the samples of one kind of dataset. `build` makes and saves what scoring needs
-    (returning the state to store and a report for people); `load` restores it."""
-
-    name: ClassVar[str]
-    data_kinds: ClassVar[tuple[str, ...]]
-
-    @classmethod
-    @abstractmethod
-    def build(
-        cls,
-        ds: PreparedDataset,
-        settings: Settings,
-        folder: Path,
-        log: Log,
-        borrowed: Mapping[str, Path] | None = None,
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """`borrowed`: the evaluator folders of other datasets this one is scored with."""
-
-    @classmethod
-    @abstractmethod
-    def load(cls, state: Mapping[str, Any], folder: Path, settings: Settings) -> Evaluator: ...
-
-    @abstractmethod
-    def score(self, payload: Mapping[str, Any], seed: int) -> dict[str, Any]:
-        """{"generators": {which: scores}, "real_samples": n, "generated_samples": n}."""
-
-    def baselines(self) -> dict[str, Any]:
-        """Scores of reference rows (e.g. translation's identity) to show beside the variants."""
-        return {}
-
-
 def _registry() -> dict[str, type[Evaluator]]:
-    from ganforge.evaluation.images import ImageEvaluator
-    from ganforge.evaluation.points import PointsEvaluator
-    from ganforge.evaluation.stacked import StackedEvaluator
-    from ganforge.evaluation.translation import TranslationEvaluator
-
     evaluators = (ImageEvaluator, PointsEvaluator, StackedEvaluator, TranslationEvaluator)
     return {cls.name: cls for cls in evaluators}
 

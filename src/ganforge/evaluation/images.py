@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.data.prepared import PreparedDataset
+from ganforge.evaluation.base import Evaluator
 from ganforge.evaluation.common import (
     Log,
     Settings,
@@ -18,7 +19,6 @@ from ganforge.evaluation.common import (
     real_subset,
     train_domain_classifier,
 )
-from ganforge.evaluation.evaluator import Evaluator
 from ganforge.metrics.features import Features, Unavailable
 from ganforge.metrics.suite import Reference, class_scores, feature_scores
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.data.prepared import PreparedDataset
+from ganforge.evaluation.base import Evaluator
 from ganforge.evaluation.common import Log, Settings, real_subset
-from ganforge.evaluation.evaluator import Evaluator
 from ganforge.metrics.features import PointsExtractor
 from ganforge.metrics.suite import Reference, feature_scores, toy_scores
 

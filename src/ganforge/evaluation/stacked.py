@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge.core.errors import DataError, MissingDataError
 from ganforge.data.prepared import PreparedDataset
-from ganforge.errors import DataError, MissingDataError
+from ganforge.evaluation.base import Evaluator
 from ganforge.evaluation.common import Log, Settings, load_domain_extractor, real_subset
-from ganforge.evaluation.evaluator import Evaluator
 from ganforge.metrics.features import DomainExtractor, Features
 from ganforge.metrics.modes import stacked_coverage
 from ganforge.metrics.suite import Reference, feature_scores

@@ -15,7 +15,9 @@ from typing import Any
 
 import torch
 
+from ganforge.core.images import to_channels
 from ganforge.data.prepared import PreparedDataset, domain_labels, heldout_masks, true_translation
+from ganforge.evaluation.base import Evaluator
 from ganforge.evaluation.common import (
     Log,
     Settings,
@@ -24,8 +26,6 @@ from ganforge.evaluation.common import (
     load_domain_extractor,
     train_domain_classifier,
 )
-from ganforge.evaluation.evaluator import Evaluator
-from ganforge.images import to_channels
 from ganforge.metrics.features import Unavailable
 from ganforge.metrics.suite import Reference, feature_scores
 from ganforge.metrics.translation import l1_per_image, pair_scores

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.config import from_dict
-from ganforge.errors import DataError, MissingDataError
-from ganforge.io import save_torch
+from ganforge.core.config import from_dict
+from ganforge.core.errors import DataError, MissingDataError
+from ganforge.core.io import save_torch
 
 FORMAT_VERSION = 1
 

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from ganforge.images import unfit_images
-from ganforge.io import sha256_file
+from ganforge.core.images import unfit_images
+from ganforge.core.io import sha256_file
 from ganforge.metrics.classifier import DomainCNN, to_input
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -113,7 +113,7 @@ def extraction_route(device: str, precision: str = "auto") -> Route:
     if dev.type == "cuda":
         fast = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     else:
-        from ganforge.train.device import cpu_has_native_bf16
+        from ganforge.core.device import cpu_has_native_bf16
 
         fast = dev.type == "cpu" and cpu_has_native_bf16()
     return Route(amp_dtype=torch.bfloat16 if fast else None)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from scipy.linalg import blas
 
-from ganforge.errors import DataError
+from ganforge.core.errors import DataError
 
 
 @dataclass(frozen=True)

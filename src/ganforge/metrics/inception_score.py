@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from scipy.special import logsumexp
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.core.errors import ConfigError, DataError
 
 _NORMALISATION_TOLERANCE = 1e-3
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.core.errors import ConfigError, DataError
 
 
 def _features(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.core.errors import ConfigError, DataError
 
 _BLOCK_ELEMENTS = 1 << 23  # distances per block: 64 MiB in float64 (a few times that at peak)
 

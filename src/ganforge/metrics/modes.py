@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from scipy.special import rel_entr
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.core.errors import ConfigError, DataError
 
 KL_EPSILON = 1e-10
 """Mass added to every class of the reference histogram before normalising, so KL stays finite."""

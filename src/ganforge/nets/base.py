@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.nets.config import DataShape, NetConfig
 from ganforge.nets.improved import MinibatchDiscrimination
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.nets.base import Discriminator, Generator, require_kind
 from ganforge.nets.config import DataShape, NetConfig
 from ganforge.nets.layers import dcgan_init, norm_2d

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.nets.improved import VirtualBatchNorm
 
 

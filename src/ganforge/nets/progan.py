@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.nets.base import Discriminator, Generator, require_kind
 from ganforge.nets.config import DataShape, NetConfig
 from ganforge.nets.shapes import is_power_of_two

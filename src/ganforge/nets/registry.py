@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 from torch import nn
 
-from ganforge.errors import ConfigError, unknown_name
+from ganforge.core.errors import ConfigError, unknown_name
 from ganforge.nets.base import Discriminator, Generator
 from ganforge.nets.config import DataShape, ImagePair, ModelConfig, NetConfig
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator

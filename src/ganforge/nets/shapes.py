@@ -3,7 +3,7 @@ it is built (and say clearly when a size is impossible)."""
 
 from __future__ import annotations
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 
 
 def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:

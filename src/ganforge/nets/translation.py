@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.nets.config import ImagePair, NetConfig
 from ganforge.nets.layers import dcgan_init, norm_2d
 from ganforge.nets.shapes import conv_out, conv_transpose_out, is_power_of_two, receptive_field

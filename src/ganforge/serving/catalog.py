@@ -12,29 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ganforge.core.errors import ConfigError, MissingDataError, unknown_name
 from ganforge.data.prepared import dataset_paths
-from ganforge.errors import ConfigError, MissingDataError, unknown_name
 from ganforge.layout import GENERATOR_FILE, MODELS_DIR, PREPARED_DIR, SCORES_JSON
-from ganforge.serving.model import ServedModel
-from ganforge.trained import load_trained
-
-REGISTRY_SCHEME = "models:/"
-
-
-def served(path: Path, name: str, seed: int, scores: dict[str, Any], source: str, device: str) -> ServedModel:
-    """A run's generator file as a ServedModel (dataset and stand-in flag from the file)."""
-    trained = load_trained(path, device)
-    info = trained.info
-    return ServedModel(
-        name=name,
-        seed=seed,
-        trained=trained,
-        dataset=str(info.get("dataset", trained.variant.dataset)),
-        stand_in=bool(info.get("stand_in", False)),
-        stand_in_for=info.get("stand_in_for"),
-        scores=scores,
-        source=source,
-    )
+from ganforge.serving.model import REGISTRY_SCHEME, ServedModel, served
+from ganforge.serving.pyfunc import load_registered
 
 
 class UnknownModelError(ConfigError):
@@ -150,7 +132,6 @@ def open_catalog(root: Path, cache_size: int = 8, device: str = "cpu") -> Catalo
     """The catalog of a project, with `models:/` names read from its MLflow store's registry."""
 
     def registry(uri: str) -> ServedModel:
-        from ganforge.serving.pyfunc import load_registered
         from ganforge.tracking import default_uri
 
         return load_registered(uri, default_uri(root))

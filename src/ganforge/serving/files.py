@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.core.errors import ConfigError, DataError
 from ganforge.serving.model import SEED_MAX
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")

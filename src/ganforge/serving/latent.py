@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.sampling import slerp
 from ganforge.serving.model import ServedModel
 

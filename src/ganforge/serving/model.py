@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
-from ganforge.images import fit_images, to_channels, to_uint8
+from ganforge.core.errors import ConfigError
+from ganforge.core.images import fit_images, to_channels, to_uint8
 from ganforge.sampling import generate
 from ganforge.systems.translation import DIRECTIONS, translate
-from ganforge.trained import TrainedRun
+from ganforge.trained import TrainedRun, load_trained
 
 SEED_MAX = 2**32 - 1
 TRUNCATION_RANGE = (0.0, 1.0)
@@ -192,3 +193,22 @@ class ServedModel:
             inputs.shape[1],
             mode=self.trained.kind.sampling(self.trained.variant),  # type: ignore[attr-defined]
         )
+
+
+REGISTRY_SCHEME = "models:/"
+
+
+def served(path: Path, name: str, seed: int, scores: dict[str, Any], source: str, device: str) -> ServedModel:
+    """A run's generator file as a ServedModel (dataset and stand-in flag from the file)."""
+    trained = load_trained(path, device)
+    info = trained.info
+    return ServedModel(
+        name=name,
+        seed=seed,
+        trained=trained,
+        dataset=str(info.get("dataset", trained.variant.dataset)),
+        stand_in=bool(info.get("stand_in", False)),
+        stand_in_for=info.get("stand_in_for"),
+        scores=scores,
+        source=source,
+    )

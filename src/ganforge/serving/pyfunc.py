@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from ganforge.errors import ConfigError, DataError, MissingDataError
+from ganforge.core.errors import ConfigError, DataError, MissingDataError
 from ganforge.layout import GENERATOR_FILE
-from ganforge.serving.catalog import REGISTRY_SCHEME, served
-from ganforge.serving.model import ServedModel
-from ganforge.serving.registry import LOADER_MODULE, MODEL_FOLDER, _client
+from ganforge.serving.model import REGISTRY_SCHEME, ServedModel, served
+from ganforge.serving.registry import LOADER_MODULE, MODEL_FOLDER
+from ganforge.tracking import ModelRegistry, NotRegisteredError
 
 
 class GeneratorPyfunc:
@@ -68,15 +68,13 @@ def load_registered(uri: str, tracking_uri: str) -> ServedModel:
     """A registered generator, downloaded from the registry and loaded without unpickling
     (its MLmodel must name this module as its loader)."""
     import yaml
-    from mlflow.exceptions import MlflowException
 
     name, version = parse_model_uri(uri)
-    client = _client(tracking_uri)
+    registry = ModelRegistry(tracking_uri)
     try:
-        mv = client.get_model_version(name, version)
-        local = Path(client.download_artifacts(mv.run_id, MODEL_FOLDER)) if mv.run_id else None
-    except MlflowException:
-        raise MissingDataError(f"{uri} is not in the model registry; {registered(client, name)}") from None
+        mv, local = registry.download(name, int(version), MODEL_FOLDER)
+    except NotRegisteredError:
+        raise MissingDataError(f"{uri} is not in the model registry; {registered(registry, name)}") from None
     if local is None or not (local / "MLmodel").is_file():
         raise DataError(f"{uri} has no ganforge generator artifact")
     spec = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))
@@ -89,18 +87,15 @@ def load_registered(uri: str, tracking_uri: str) -> ServedModel:
     return model
 
 
-def registered(client: Any, name: str) -> str:
+def registered(registry: ModelRegistry, name: str) -> str:
     """What the registry holds, for an error a client may read: the versions of `name`, or the
     registered names (never where the store lives)."""
-    from mlflow.exceptions import MlflowException
-
     try:
-        names = sorted(m.name for m in client.search_registered_models())
-        if name in names:
-            found = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
-            return f"{name} has versions {', '.join(map(str, found))}"
-    except MlflowException:
-        return "the registry could not be listed"
+        names = registry.names()
+    except NotRegisteredError as exc:
+        return str(exc)
+    if name in names:
+        return f"{name} has versions {', '.join(str(v.version) for v in registry.versions(name))}"
     return f"registered models: {', '.join(names)}" if names else "no model is registered"
 
 

@@ -14,17 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganforge.io import sha256_file
+from ganforge.core.io import sha256_file
 from ganforge.mirror import EXPERIMENT_TAG, FINGERPRINT_TAG, RECORD_TAG, WORKSPACE, Mirrored
-from ganforge.tracking import _store_lock as store_lock  # the store file lock (tracking.py)
+from ganforge.tracking import ModelRegistry, save_pyfunc_model, store_lock
 
 MODEL_FOLDER = "registered_generator"
 LOADER_MODULE = "ganforge.serving.pyfunc"  # reads the file with weights_only=True
 DIGEST_TAG = "generator_sha256"
-VERSION_TAGS = (
-    *("seed", "dataset", "stand_in", "profile", "git_commit", "system"),
-    *("fingerprint", "dvc_experiment"),
-)
 
 
 @dataclass
@@ -46,40 +42,30 @@ class RegistryReport:
         return f"model registry: {self.registered} versions registered, {self.unchanged} unchanged"
 
 
-def _client(uri: str) -> Any:
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
 def save_pyfunc(generator: Path, folder: Path) -> Path:
     """The pyfunc model folder of a generator file (MLmodel, environment, data/generator.pt)."""
-    import mlflow.pyfunc
-
-    mlflow.pyfunc.save_model(
-        path=str(folder),
-        loader_module=LOADER_MODULE,
-        data_path=str(generator),
-        pip_requirements=["ganforge", "torch"],
-    )
-    return folder
+    return save_pyfunc_model(folder, LOADER_MODULE, generator, ["ganforge", "torch"])
 
 
 def register_runs(uri: str, wanted: Sequence[Registration]) -> RegistryReport:
     """Make the registry hold one version per run of `wanted` (matched by fingerprint, DVC
     experiment and the generator's checksum)."""
-    client = _client(uri)
+    registry = ModelRegistry(uri)
     report = RegistryReport()
     with store_lock(uri):  # queued experiments' track stages register side by side
-        _register(client, wanted, report)
+        _register(registry, wanted, report)
     return report
 
 
-def _register(client: Any, wanted: Sequence[Registration], report: RegistryReport) -> None:
+def _register(registry: ModelRegistry, wanted: Sequence[Registration], report: RegistryReport) -> None:
     known: dict[str, set[tuple[str, str, str]]] = {}
     for reg in wanted:
         if reg.name not in known:
-            known[reg.name] = _versions(client, reg.name)
+            registry.ensure(reg.name, f"ganforge generators of variant {reg.name}")
+            known[reg.name] = {
+                (v.tags.get("fingerprint", ""), v.tags.get("dvc_experiment", ""), v.tags.get(DIGEST_TAG, ""))
+                for v in registry.versions(reg.name)
+            }
         digest = sha256_file(reg.generator)
         identity = (reg.tags.get("fingerprint", ""), reg.tags.get("dvc_experiment", ""), digest)
         if identity in known[reg.name]:
@@ -87,29 +73,9 @@ def _register(client: Any, wanted: Sequence[Registration], report: RegistryRepor
             continue
         with tempfile.TemporaryDirectory() as tmp:
             folder = save_pyfunc(reg.generator, Path(tmp) / MODEL_FOLDER)
-            client.log_artifacts(reg.run_id, str(folder), MODEL_FOLDER)
-        source = f"{client.get_run(reg.run_id).info.artifact_uri}/{MODEL_FOLDER}"
-        client.create_model_version(
-            reg.name, source, run_id=reg.run_id, tags={**reg.tags, DIGEST_TAG: digest}
-        )
+            registry.register(reg.name, reg.run_id, folder, {**reg.tags, DIGEST_TAG: digest})
         known[reg.name].add(identity)
         report.registered += 1
-
-
-def _versions(client: Any, name: str) -> set[tuple[str, str, str]]:
-    """The (fingerprint, experiment, checksum) of every version of `name`, creating the name."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description=f"ganforge generators of variant {name}")
-        return set()
-    versions = client.search_model_versions(f"name='{name}'")
-    return {
-        (v.tags.get("fingerprint", ""), v.tags.get("dvc_experiment", ""), v.tags.get(DIGEST_TAG, ""))
-        for v in versions
-    }
 
 
 def registrations(

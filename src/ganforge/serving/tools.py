@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ganforge.errors import ConfigError, MissingDataError, unknown_name
+from ganforge.core.errors import ConfigError, MissingDataError, unknown_name
+from ganforge.core.images import fit_images
+from ganforge.core.io import atomic_path, write_json
 from ganforge.evaluation.common import load_domain_extractor
 from ganforge.evaluation.images import CLASSIFIER_FILE
-from ganforge.images import fit_images
-from ganforge.io import atomic_path, write_json
 from ganforge.layout import EVALUATORS_DIR
 from ganforge.serving.files import (
     NpyStream,

@@ -11,10 +11,22 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.core.batches import Batch, BatchSampler
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.nets.config import ImagePair
 from ganforge.nets.registry import build_patch_discriminator, build_translator
-from ganforge.systems.base import (
+from ganforge.systems.kind import Built, RunSetup
+from ganforge.systems.translation import (
+    TranslationKind,
+    augment,
+    cyclegan_generator_loss,
+    domains,
+    halved_discriminator_loss,
+    image_batches,
+    model_channels,
+)
+from ganforge.train.config import TrainConfig
+from ganforge.train.contract import (
     AdversarialSystem,
     Phase,
     autocast,
@@ -25,20 +37,8 @@ from ganforge.systems.base import (
     parameters,
     to_channels_last,
 )
-from ganforge.systems.kind import Built, RunSetup
-from ganforge.systems.options import CycleGanOptions
-from ganforge.systems.translation import (
-    TranslationKind,
-    augment,
-    cyclegan_generator_loss,
-    domains,
-    halved_discriminator_loss,
-    image_batches,
-    model_channels,
-)
-from ganforge.train.batches import Batch, BatchSampler
-from ganforge.train.config import TrainConfig
 from ganforge.variants import Variant
+from ganforge.variants.system_options import CycleGanOptions
 
 
 class ImagePool:

@@ -10,18 +10,18 @@ from typing import Any
 
 import torch
 
-from ganforge.errors import ConfigError
+from ganforge.core.batches import Batch, BatchSampler
+from ganforge.core.errors import ConfigError
 from ganforge.losses import AdversarialLoss, get_loss, top_k
 from ganforge.nets.base import Discriminator, Generator, GrowingNet
 from ganforge.nets.progan import ProGANDiscriminator, downsample, fade_reals
 from ganforge.nets.registry import build_discriminator, build_generator
 from ganforge.regularizers import HistoricalAverage, clip_weights, feature_matching, gradient_penalty
-from ganforge.systems.base import autocast, d_outputs, frozen, grad_norm, to_channels_last
 from ganforge.systems.kind import Built, RunSetup
 from ganforge.systems.latent import LatentKind, PairSystem, latent_data, latent_spec
-from ganforge.systems.options import GanOptions
-from ganforge.train.batches import Batch, BatchSampler
 from ganforge.train.config import TrainConfig
+from ganforge.train.contract import autocast, d_outputs, frozen, grad_norm, to_channels_last
+from ganforge.variants.system_options import GanOptions
 
 
 class GanSystem(PairSystem):

@@ -13,13 +13,13 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from ganforge.core.batches import BatchSampler
+from ganforge.core.device import Placement
+from ganforge.core.errors import ConfigError
+from ganforge.core.seeds import RunRandom
 from ganforge.data.prepared import PreparedDataset
-from ganforge.errors import ConfigError
 from ganforge.sampling import SampleConfig
-from ganforge.systems.base import AdversarialSystem
-from ganforge.train.batches import BatchSampler
-from ganforge.train.device import Placement
-from ganforge.train.rng import RunRandom
+from ganforge.train.contract import AdversarialSystem
 from ganforge.variants import Variant
 
 Nets = Mapping[str, nn.Module]

@@ -14,8 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.core.batches import Batch
+from ganforge.core.images import fit_images, to_uint8
 from ganforge.data.prepared import PreparedDataset
-from ganforge.images import fit_images, to_uint8
 from ganforge.nets.base import Generator
 from ganforge.nets.config import DataShape
 from ganforge.nets.registry import build_generator
@@ -28,10 +29,9 @@ from ganforge.sampling import (
     interpolation_latents,
     sample_latents,
 )
-from ganforge.systems.base import AdversarialSystem, Phase, make_optimizer
 from ganforge.systems.kind import Nets, RunContext, SystemKind
-from ganforge.train.batches import Batch
 from ganforge.train.config import TrainConfig
+from ganforge.train.contract import AdversarialSystem, Phase, make_optimizer
 from ganforge.variants import Variant
 from ganforge.viz import image_grid, save_class_grid, save_image, save_points
 

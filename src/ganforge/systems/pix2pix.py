@@ -10,21 +10,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.core.batches import Batch, BatchSampler
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.nets.config import ImagePair
 from ganforge.nets.registry import build_patch_discriminator, build_translator
-from ganforge.systems.base import (
-    AdversarialSystem,
-    Phase,
-    autocast,
-    backward_step,
-    d_outputs,
-    frozen,
-    make_optimizer,
-    to_channels_last,
-)
 from ganforge.systems.kind import Built, RunSetup
-from ganforge.systems.options import Pix2PixOptions
 from ganforge.systems.translation import (
     DIRECTIONS,
     TranslationKind,
@@ -35,9 +25,19 @@ from ganforge.systems.translation import (
     model_channels,
     pix2pix_generator_loss,
 )
-from ganforge.train.batches import Batch, BatchSampler
 from ganforge.train.config import TrainConfig
+from ganforge.train.contract import (
+    AdversarialSystem,
+    Phase,
+    autocast,
+    backward_step,
+    d_outputs,
+    frozen,
+    make_optimizer,
+    to_channels_last,
+)
 from ganforge.variants import Variant
+from ganforge.variants.system_options import Pix2PixOptions
 
 
 class Pix2PixSystem(AdversarialSystem):

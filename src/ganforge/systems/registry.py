@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ganforge.errors import unknown_name
+from ganforge.core.errors import unknown_name
 from ganforge.systems.cyclegan import CycleGanKind
 from ganforge.systems.gan import GanKind
 from ganforge.systems.kind import SystemKind

@@ -13,16 +13,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.errors import ConfigError
+from ganforge.core.batches import Batch, BatchSampler
+from ganforge.core.errors import ConfigError
 from ganforge.nets.base import Discriminator, Generator
 from ganforge.nets.registry import build_discriminator, build_generator
 from ganforge.regularizers import feature_matching
-from ganforge.systems.base import autocast, d_outputs, frozen, grad_norm, make_optimizer, to_channels_last
 from ganforge.systems.kind import Built, RunSetup
 from ganforge.systems.latent import LatentKind, PairSystem, latent_data, latent_spec
-from ganforge.systems.options import SemiSupervisedOptions
-from ganforge.train.batches import Batch, BatchSampler
 from ganforge.train.config import TrainConfig
+from ganforge.train.contract import autocast, d_outputs, frozen, grad_norm, make_optimizer, to_channels_last
+from ganforge.variants.system_options import SemiSupervisedOptions
 
 
 def semi_supervised_split(

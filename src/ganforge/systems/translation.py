@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.core.errors import ConfigError
+from ganforge.core.images import fit_images, to_channels, to_model_input, to_uint8, unfit_images
+from ganforge.core.sharding import Shard
 from ganforge.data.prepared import PreparedDataset, heldout_masks, true_translation
-from ganforge.errors import ConfigError
-from ganforge.images import fit_images, to_channels, to_model_input, to_uint8, unfit_images
 from ganforge.losses import AdversarialLoss
 from ganforge.sampling import SampleConfig
 from ganforge.systems.kind import Nets, RunContext, SystemKind
-from ganforge.train.distributed import Shard
 from ganforge.variants import Variant
 from ganforge.viz import save_translation_rows
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from ganforge.errors import DataError
-from ganforge.io import save_torch
+from ganforge.core.errors import DataError
+from ganforge.core.io import save_torch
 
 FORMAT_VERSION = 2
 

@@ -20,7 +20,7 @@ class TrainConfig:
     `historical_averaging` λ (both nets). `optimizer` rmsprop (the WGAN paper's) ignores
     betas. `amp` "auto" trains in bf16 autocast where that is fast (CUDA; CPUs with native bf16,
     for image models) and `channels_last` "auto" then applies to convolutional nets ("on": in
-    fp32 too); `amp` "off" keeps fp32 (see `ganforge.train.device`). `lr_schedule` "linear"
+    fp32 too); `amp` "off" keeps fp32 (see `ganforge.core.device`). `lr_schedule` "linear"
     scales both learning rates by a factor that falls linearly from 1 at step `lr_decay_start` to 0 at step
     `lr_decay_end` (absolute steps, so raising `steps` later continues the same schedule).
     `compile` runs the nets through `torch.compile` (inductor); its fused kernels round

@@ -24,8 +24,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ganforge.config import from_dict
-from ganforge.errors import ConfigError
+from ganforge.core.config import from_dict
+from ganforge.core.errors import ConfigError
+from ganforge.core.sharding import Shard
 from ganforge.nets.base import GrowingNet
 
 LAUNCHED_ENV = "TORCHELASTIC_RUN_ID"  # set by torch.distributed.run in every worker
@@ -121,25 +122,6 @@ def launched() -> bool:
     return LAUNCHED_ENV in os.environ and "LOCAL_RANK" in os.environ
 
 
-@dataclass(frozen=True)
-class Shard:
-    """Which slice of every global batch this process takes: rank `rank` of `world`."""
-
-    rank: int = 0
-    world: int = 1
-
-    def check(self, global_size: int, what: str) -> None:
-        if global_size % self.world:
-            raise ConfigError(f"{what}: {global_size} does not split over {self.world} processes")
-
-    def take(self, tensor: torch.Tensor) -> torch.Tensor:
-        """This rank's rows of a tensor drawn for the global batch."""
-        if self.world == 1:
-            return tensor
-        size = tensor.shape[0] // self.world
-        return tensor[self.rank * size : (self.rank + 1) * size]
-
-
 class Replica(DistributedDataParallel):
     """DDP that also answers the wrapped net's own attributes (latent_dim, features, shape), so
     a system calls a replica exactly as it calls the net."""
@@ -230,10 +212,3 @@ def process_group(cfg: DistributedConfig, device: torch.device) -> Iterator[Grou
         )
     finally:
         dist.destroy_process_group()
-
-
-def no_sync(net: nn.Module) -> contextlib.AbstractContextManager[None]:
-    """DDP's no_sync for a replica (a frozen net's forward must not wait for its gradients)."""
-    if isinstance(net, DistributedDataParallel):
-        return net.no_sync()
-    return contextlib.nullcontext()

@@ -13,19 +13,39 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError, DataError
-from ganforge.systems.base import AdversarialSystem, Phase
-from ganforge.train.batches import Batch, BatchSampler
+from ganforge.core.batches import Batch, BatchSampler
+from ganforge.core.errors import ConfigError, DataError
+from ganforge.core.seeds import RunRandom
 from ganforge.train.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.train.config import TrainConfig
+from ganforge.train.contract import AdversarialSystem, Phase
 from ganforge.train.distributed import Group
 from ganforge.train.ema import EMA
 from ganforge.train.progress import Progress
-from ganforge.train.rng import RunRandom
 from ganforge.train.schedule import Schedule, growing_nets
 
 LogHook = Callable[[int, dict[str, float]], None]
 GridHook = Callable[[int, Mapping[str, nn.Module]], None]
+
+
+@dataclass
+class TrainClock:
+    """Wall-clock time of a run across its sessions, kept in the checkpoint: `started` is the
+    Unix time the first session began the loop; `seconds` counts the loop's time up to the
+    last checkpoint (steps a killed session did after its last checkpoint are redone, and only
+    counted once). Nothing trained depends on it."""
+
+    started: float
+    seconds: float = 0.0
+
+    def state_dict(self) -> dict[str, float]:
+        return {"started": self.started, "seconds": self.seconds}
+
+    @classmethod
+    def from_state(cls, state: dict[str, float] | None, now: float) -> TrainClock:
+        if not state:
+            return cls(now)
+        return cls(float(state["started"]), float(state["seconds"]))
 
 
 @dataclass
@@ -38,6 +58,8 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
     processes: list[int] = field(default_factory=lambda: [1])
     """The number of processes of each session that trained the run (one entry per change)."""
+    clock: TrainClock = field(default_factory=lambda: TrainClock(time.time()))
+    """When the run first started, and the loop's seconds in the sessions before this one."""
 
 
 @dataclass
@@ -84,6 +106,8 @@ class Trainer:
         self.group = group
         self.world = group.world if group is not None else 1
         self.processes = [self.world]
+        self.clock = TrainClock(time.time())
+        self._session = (time.perf_counter(), 0.0)  # (start, the clock's seconds then)
         self.emas = (
             {name: EMA(net, cfg.ema_decay) for name, net in system.averaged().items()}
             if cfg.ema_decay is not None
@@ -118,7 +142,12 @@ class Trainer:
             "window": {k: (torch.as_tensor(t).cpu(), n) for k, (t, n) in self.window.items()},
             "extra": self.extra,
             "processes": self.processes,
+            "clock": self._clock_now().state_dict(),
         }
+
+    def _clock_now(self) -> TrainClock:
+        begun, before = self._session
+        return TrainClock(self.clock.started, before + time.perf_counter() - begun)
 
     def _private_state(self) -> dict[str, Any]:
         """What differs between the ranks of a data-parallel run (random streams, pools)."""
@@ -138,6 +167,7 @@ class Trainer:
         self.history = list(state["history"])
         self.window = {k: (t.to(self.sampler.device), n) for k, (t, n) in state["window"].items()}
         self.extra = {**state["extra"], **self.extra}
+        self.clock = TrainClock.from_state(state.get("clock"), self.clock.started)
         previous = list(state.get("processes", [1]))
         self.processes = previous if previous[-1] == self.world else [*previous, self.world]
         ranks = state.get("ranks")
@@ -212,6 +242,7 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------
     def fit(self) -> TrainResult:
         start = self._resume()
+        self._session = (time.perf_counter(), self.clock.seconds)  # self.clock: as resumed
         phases = self.system.phases()
         images_per_iteration = sum(p.repeat for p in phases if p.draws_batch) * self.sampler.batch_size
         for module in self.system.modules.values():
@@ -250,6 +281,7 @@ class Trainer:
             {k: e.module for k, e in self.emas.items()},
             self.extra,
             self.processes,
+            self.clock,
         )
 
     def _iteration(self, phases: list[Phase], diagnose: bool) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
 
-from ganforge.errors import GanforgeError
+from ganforge.core.errors import GanforgeError
 from ganforge.train.distributed import die_with_launcher
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
+from ganforge.core.errors import ConfigError
 from ganforge.nets.base import GrowingNet
 from ganforge.train.config import TrainConfig
 

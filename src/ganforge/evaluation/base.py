@@ -1,0 +1,45 @@
+"""What every evaluator is: built once per dataset (domain classifiers, real-data
+references, baselines), saved in a folder, reloaded to score a run's samples. The kinds of
+evaluator implement it; `evaluator` chooses one per dataset."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ganforge.data.prepared import PreparedDataset
+from ganforge.evaluation.common import Log, Settings
+
+
+class Evaluator(ABC):
+    """Scores the samples of one kind of dataset. `build` makes and saves what scoring needs
+    (returning the state to store and a report for people); `load` restores it."""
+
+    name: ClassVar[str]
+    data_kinds: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    @abstractmethod
+    def build(
+        cls,
+        ds: PreparedDataset,
+        settings: Settings,
+        folder: Path,
+        log: Log,
+        borrowed: Mapping[str, Path] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """`borrowed`: the evaluator folders of other datasets this one is scored with."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, state: Mapping[str, Any], folder: Path, settings: Settings) -> Evaluator: ...
+
+    @abstractmethod
+    def score(self, payload: Mapping[str, Any], seed: int) -> dict[str, Any]:
+        """{"generators": {which: scores}, "real_samples": n, "generated_samples": n}."""
+
+    def baselines(self) -> dict[str, Any]:
+        """Scores of reference rows (e.g. translation's identity) to show beside the variants."""
+        return {}
