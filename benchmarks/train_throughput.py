@@ -12,9 +12,13 @@ compares both in fp32; `ratio_default` times ganforge as a run gets it by defaul
 `ratio_compiled` times ganforge with `train.compile` (torch.compile, inductor) at the default
 precision, after its warm-up, and `compile_seconds` is what the warm-up (the compilation)
 cost once: divide it by the per-step saving to see how many steps a run needs to gain.
+The `dcgan32_augment` row times ganforge's DCGAN at 32x32 (fp32) plain, with DiffAugment's
+policy (colour, translation, cutout on every image D sees) and with ADA at p = 0.5, and
+prints what augmentation adds to a step (`diffaugment_cost`: 0.10 is 10% slower).
 
     python benchmarks/train_throughput.py            # DCGAN 64x64 width 64 batch 64, and MLP
     python benchmarks/train_throughput.py --steps 50 --device cuda
+    python benchmarks/train_throughput.py --only dcgan32_augment --no-compile
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import time
 import torch
 from torch import nn
 
+from ganforge.augment.config import AugmentConfig
 from ganforge.core.batches import BatchSampler
 from ganforge.core.device import resolve_placement
 from ganforge.core.seeds import RunRandom
@@ -184,6 +189,7 @@ def ganforge_loop(
     amp: str = "off",
     compile_nets: bool = False,
     warmups: list[float] | None = None,
+    augment: AugmentConfig | None = None,
 ) -> float:
     """The same architectures through ganforge's trainer; returns seconds for `steps` iterations
     (a warm-up run first, then a timed `Trainer.fit` on the warmed-up system). `amp` "off"
@@ -196,7 +202,9 @@ def ganforge_loop(
         g.to(memory_format=torch.channels_last)
         d.to(memory_format=torch.channels_last)
     cfg = TrainConfig(steps=steps, batch_size=batch, log_every=10_000, checkpoint_every=10_000)
-    system = GanSystem(g, d, get_loss("ns"), cfg, placement.device, random.noise, placement.amp_dtype)
+    system = GanSystem(
+        g, d, get_loss("ns"), cfg, placement.device, random.noise, placement.amp_dtype, augment
+    )
     if compile_nets:
         torch._dynamo.reset()  # every repeat pays its own compilation
         system.wrap_nets(torch.compile)
@@ -291,6 +299,34 @@ def bench(
     }
 
 
+def bench_augment(steps: int, batch: int, device: torch.device, repeats: int) -> dict[str, float]:
+    """ganforge's DCGAN at 32x32, fp32: plain, with DiffAugment's policy, with ADA at p = 0.5."""
+    torch.manual_seed(0)
+    shape = DataShape("images", 3, 32)
+    model = ModelConfig(100, NetConfig("dcgan", 64), NetConfig("dcgan", 64))
+    uint8 = torch.randint(0, 256, (batch * (steps + WARMUP + 1), 3, 32, 32), dtype=torch.uint8)
+    policy = AugmentConfig(policy=("color", "translation", "cutout"))
+    ada = AugmentConfig(ada=True, ada_p=0.5, ada_kimg=1e9)  # p stays at 0.5
+    times: dict[str, list[float]] = {"plain": [], "diffaugment": [], "ada": []}
+    for _ in range(repeats):  # interleaved
+        for key, cfg in (("plain", None), ("diffaugment", policy), ("ada", ada)):
+            times[key].append(ganforge_loop(shape, model, uint8, steps, batch, device, augment=cfg))
+    ips = {k: steps * batch / statistics.median(v) for k, v in times.items()}
+    cost = ips["plain"] / ips["diffaugment"] - 1
+    print(
+        f"dcgan32_augment: ganforge fp32 {ips['plain']:.1f} img/s, with DiffAugment {ips['diffaugment']:.1f} "
+        f"img/s ({cost:+.1%} a step), with ADA at p=0.5 {ips['ada']:.1f} img/s"
+    )
+    return {
+        "ganforge_images_per_s": round(ips["plain"], 2),
+        "diffaugment_images_per_s": round(ips["diffaugment"], 2),
+        "ada_images_per_s": round(ips["ada"], 2),
+        "diffaugment_cost": round(cost, 4),
+        "ada_cost": round(ips["plain"] / ips["ada"] - 1, 4),
+        "repeats": repeats,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -298,7 +334,7 @@ def main() -> None:
     )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--only", choices=["dcgan64", "mlp"], default=None)
+    parser.add_argument("--only", choices=["dcgan64", "mlp", "dcgan32_augment"], default=None)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timings; medians are compared")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile timing")
     args = parser.parse_args()
@@ -308,13 +344,14 @@ def main() -> None:
         else ("cpu" if args.device == "auto" else args.device)
     )
     results = {"device": str(device), "threads": torch.get_num_threads()}
-    for name in [args.only] if args.only else ["dcgan64", "mlp"]:
-        steps = args.steps or (200 if device.type == "cuda" else (10 if name == "dcgan64" else 200))
-        results[name] = {
-            "steps": steps,
-            "batch": args.batch,
-            **bench(name, steps, args.batch, device, args.repeats, not args.no_compile),
-        }
+    for name in [args.only] if args.only else ["dcgan64", "mlp", "dcgan32_augment"]:
+        steps = args.steps or (200 if device.type == "cuda" else (200 if name == "mlp" else 10))
+        rows = (
+            bench_augment(steps, args.batch, device, args.repeats)
+            if name == "dcgan32_augment"
+            else bench(name, steps, args.batch, device, args.repeats, not args.no_compile)
+        )
+        results[name] = {"steps": steps, "batch": args.batch, **rows}
     print(json.dumps(results))
 
 

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [  # top first: a unit may import its own l
     ("system plugins", {"systems"}),
     ("variants: configuration", {"variants"}),
     ("the training engine", {"train"}),
-    ("building blocks", {"nets", "losses", "regularizers", "sampling", "metrics", "data"}),
+    ("building blocks", {"nets", "losses", "regularizers", "augment", "sampling", "metrics", "data"}),
     (
         "records and formats",
         {"layout", "tracking", "mirror", "scores", "stats", "comparison", "published", "report"}

@@ -45,7 +45,7 @@ def test_losses_are_stable_at_extreme_logits():
 
 def test_unknown_loss_lists_the_known_ones():
     with pytest.raises(
-        ConfigError, match=r"unknown loss 'wasserstein'; known losses: hinge, ls, minimax, ns, wgan"
+        ConfigError, match=r"unknown loss 'wasserstein'; known losses: hinge, ls, minimax, ns, rpgan, wgan"
     ):
         get_loss("wasserstein")
 
@@ -59,3 +59,19 @@ def test_top_k_keeps_the_most_real_scores_and_at_least_one():
     assert loss.generator(top_k(fake, 0.5)).item() == pytest.approx(
         -(log_sigmoid(2.0) + log_sigmoid(0.7)) / 2, rel=1e-6
     )
+
+
+def test_relativistic_pairing_by_hand():
+    loss = get_loss("rpgan")
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 1.0])
+    softplus = lambda v: torch.log1p(torch.exp(v))  # noqa: E731
+    assert torch.allclose(loss.discriminator(real, fake), softplus(fake - real).mean())
+    assert torch.allclose(loss.generator(fake, real), softplus(real - fake).mean())
+    assert loss.pairs and not loss.probabilities
+
+
+def test_the_paired_losses_are_those_the_variants_know():
+    from ganforge.losses import LOSSES
+    from ganforge.variants.system_options import PAIRED_LOSSES
+
+    assert {name for name, loss in LOSSES.items() if loss.pairs} == PAIRED_LOSSES

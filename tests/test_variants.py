@@ -63,7 +63,8 @@ def test_variant_override_wins_over_the_global_value(params, root):
 
 def test_unknown_variant_lists_the_known_ones(params, root):
     with pytest.raises(
-        ConfigError, match=r"unknown variant 'gan_cifar'; known variants: cdcgan_mnist, cgan_concat_mnist"
+        ConfigError,
+        match=r"unknown variant 'gan_cifar'; known variants: ada_dcgan_anime, ada_dcgan_emoji64, cdcgan_mnist",
     ):
         resolve(params, "gan_cifar", root)
 

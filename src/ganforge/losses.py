@@ -19,11 +19,14 @@ class AdversarialLoss:
     name: str
     probabilities: bool = True
     """Whether sigmoid(logit) is D's probability that a sample is real (for D(x) diagnostics)."""
+    pairs: bool = False
+    """Whether the generator's loss compares each generated sample with a real one (relativistic
+    pairing): its caller then passes D's outputs on the batch's real images too."""
 
     def discriminator(self, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
         raise NotImplementedError
 
-    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -43,7 +46,7 @@ class NonSaturating(_CrossEntropyGame):
 
     name: str = "ns"
 
-    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return F.softplus(-fake).mean()  # -log sigmoid(fake)
 
 
@@ -53,7 +56,7 @@ class Minimax(_CrossEntropyGame):
 
     name: str = "minimax"
 
-    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return -F.softplus(fake).mean()  # log(1 - sigmoid(fake))
 
 
@@ -68,7 +71,7 @@ class Wasserstein(AdversarialLoss):
     def discriminator(self, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
         return fake.mean() - real.mean()
 
-    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return -fake.mean()
 
 
@@ -82,7 +85,7 @@ class Hinge(AdversarialLoss):
     def discriminator(self, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
         return F.relu(real_target - real).mean() + F.relu(1.0 + fake).mean()
 
-    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return -fake.mean()
 
 
@@ -97,8 +100,28 @@ class LeastSquares(AdversarialLoss):
     def discriminator(self, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
         return 0.5 * ((real - real_target) ** 2).mean() + 0.5 * (fake**2).mean()
 
-    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+    def generator(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return 0.5 * ((fake - 1.0) ** 2).mean()
+
+
+@dataclass(frozen=True)
+class RelativisticPairing(AdversarialLoss):
+    """RpGAN (Jolicoeur-Martineau 2018; the loss of R3GAN, Huang et al. 2024): each generated
+    sample is judged against a real one. D minimises softplus(D(G(z)) - D(x)) = -log σ(D(x) -
+    D(G(z))), G minimises softplus(D(x) - D(G(z))), pairs taken in batch order. Its raw
+    outputs are no probabilities; there is no label to smooth."""
+
+    name: str = "rpgan"
+    probabilities: bool = False
+    pairs: bool = True
+
+    def discriminator(self, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return F.softplus(fake - real).mean()
+
+    def generator(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+        if real is None:
+            raise ValueError("the relativistic pairing loss needs D's outputs on real images for G's loss")
+        return F.softplus(real - fake).mean()
 
 
 def top_k(fake: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -112,7 +135,8 @@ def top_k(fake: torch.Tensor, fraction: float) -> torch.Tensor:
 
 
 LOSSES: Mapping[str, AdversarialLoss] = {
-    loss.name: loss for loss in (NonSaturating(), Minimax(), Wasserstein(), Hinge(), LeastSquares())
+    loss.name: loss
+    for loss in (NonSaturating(), Minimax(), Wasserstein(), Hinge(), LeastSquares(), RelativisticPairing())
 }
 
 

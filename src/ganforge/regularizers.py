@@ -1,5 +1,6 @@
 """Penalties and constraints that any variant can switch on (see `TrainConfig`): the WGAN-GP
-gradient penalty, WGAN weight clipping, feature matching and historical averaging (Salimans
+gradient penalty, the R1 and R2 penalties (Mescheder et al. 2018; R1 on real images, R2 on
+generated ones), WGAN weight clipping, feature matching and historical averaging (Salimans
 et al., "Improved Techniques for Training GANs")."""
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def gradient_penalty(
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+def gradient_square(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """E[||∇ₓ D(x)||²]: the squared L2 norm, per sample over all its elements, of the gradient
+    of D's outputs (summed per sample, as for PatchGAN's map of logits) with respect to the
+    inputs they were computed from (which must require grad), averaged over the batch. With
+    real inputs this is R1, with generated ones R2; the graph is kept so the penalty trains D."""
+    (grad,) = torch.autograd.grad(logits.float().sum(), inputs, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(1).mean()
 
 
 @torch.no_grad()

@@ -283,7 +283,7 @@ def test_pix2pix_feeds_each_input_with_its_own_target_in_the_tanh_range_and_d_se
     assert jittered.shape == source.shape and moved.shape == target.shape
     seen: list[torch.Tensor] = []
     hook = system.d.register_forward_hook(lambda _m, args, _out: seen.append(args[0]))
-    system.step("discriminator", batch, diagnose=False)
+    system.step("discriminator", batch, at=1, diagnose=False)
     hook.remove()
     assert [x.shape[1] for x in seen] == [source.shape[1] + target.shape[1]] * 2
     real = seen[0]

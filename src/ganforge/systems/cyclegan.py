@@ -117,7 +117,7 @@ class CycleGanSystem(AdversarialSystem):
         # As the reference: the generators' step, then the discriminators' on the same images.
         return [Phase("generators"), Phase("discriminators", 1, draws_batch=False)]
 
-    def step(self, phase: str, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def step(self, phase: str, batch: Batch, at: int, diagnose: bool) -> dict[str, torch.Tensor]:
         if phase == "generators":
             return self._generators_step(batch, diagnose)
         if phase == "discriminators":

@@ -97,17 +97,17 @@ class PairSystem(AdversarialSystem):
         z = torch.randn(n * self.shard.world, self.g.latent_dim, generator=self.noise, device=self.device)
         return self.shard.take(z)
 
-    def step(self, phase: str, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def step(self, phase: str, batch: Batch, at: int, diagnose: bool) -> dict[str, torch.Tensor]:
         if phase == "discriminator":
-            return self.discriminator_step(batch, diagnose)
+            return self.discriminator_step(batch, at, diagnose)
         if phase == "generator":
-            return self.generator_step(batch, diagnose)
+            return self.generator_step(batch, at, diagnose)
         raise ValueError(f"unknown phase {phase!r}")
 
-    def discriminator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, batch: Batch, at: int, diagnose: bool) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def generator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def generator_step(self, batch: Batch, at: int, diagnose: bool) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def standing_batches(

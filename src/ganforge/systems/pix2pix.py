@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.augment.config import AugmentConfig
+from ganforge.augment.ops import diff_augment
 from ganforge.core.batches import Batch, BatchSampler
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.nets.config import ImagePair
@@ -54,12 +56,14 @@ class Pix2PixSystem(AdversarialSystem):
         augmentation: torch.Generator,
         amp_dtype: torch.dtype | None = None,
         sources: torch.Tensor | None = None,
+        augment: AugmentConfig | None = None,
     ) -> None:
         self.g, self.d = g.to(device), d.to(device) if d is not None else None
         self.loss, self.options, self.cfg, self.device = loss, options, cfg, device
         self.probabilities = loss.probabilities
         self.augmentation, self.amp_dtype = augmentation, amp_dtype
         self.sources = sources  # the training inputs (uint8), for standing statistics
+        self.augment = augment if augment is not None and augment.policy else None
         self.modules = {"generator": self.g}
         self.optimizers = {"generator": make_optimizer(list(self.g.parameters()), cfg.generator_lr, cfg)}
         if self.d is not None:
@@ -83,7 +87,7 @@ class Pix2PixSystem(AdversarialSystem):
             pair = augment(pair, self.options.jitter, self.options.flip, self.augmentation, self.shard)
         return pair["source"], pair["target"]
 
-    def step(self, phase: str, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def step(self, phase: str, batch: Batch, at: int, diagnose: bool) -> dict[str, torch.Tensor]:
         if phase == "discriminator":
             return self._discriminator_step(batch, diagnose)
         if phase == "generator":
@@ -98,8 +102,8 @@ class Pix2PixSystem(AdversarialSystem):
             with torch.set_grad_enabled(reuse):
                 fake = self.g(source)
             self._pair = (source, target, fake) if reuse else None
-            real_logits = self.d(torch.cat([source, target], 1)).float()
-            fake_logits = self.d(torch.cat([source, fake.detach()], 1)).float()
+            real_logits = self.d(self.seen(torch.cat([source, target], 1))).float()
+            fake_logits = self.d(self.seen(torch.cat([source, fake.detach()], 1))).float()
             loss = halved_discriminator_loss(self.loss, real_logits, fake_logits, self.cfg.real_label)
         out = {"d_loss": loss.detach()}
         backward_step(
@@ -121,7 +125,7 @@ class Pix2PixSystem(AdversarialSystem):
             if fake is None:
                 fake = self.g(source)
             judged = self.d is not None and self.options.gan_weight
-            logits = self.d(torch.cat([source, fake], 1)) if judged else None  # type: ignore[misc]
+            logits = self.d(self.seen(torch.cat([source, fake], 1))) if judged else None  # type: ignore[misc]
             loss, parts = pix2pix_generator_loss(
                 self.loss, logits, fake, target, self.options.l1_weight, self.options.gan_weight
             )
@@ -131,6 +135,13 @@ class Pix2PixSystem(AdversarialSystem):
                 self.optimizers["generator"], loss, (self.g,), out if diagnose else None, "grad_norm_g"
             )
         return out
+
+    def seen(self, pair: torch.Tensor) -> torch.Tensor:
+        """A (source, output) pair as D sees it: through the variant's DiffAugment policy when
+        it has one, the same transform for both halves (they are channels of one image)."""
+        if self.augment is None:
+            return pair
+        return diff_augment(pair, self.augment, self.augmentation, self.shard)
 
     def standing_batches(
         self, name: str, batches: int, batch_size: int, generator: torch.Generator
@@ -197,6 +208,7 @@ class Pix2PixKind(TranslationKind):
             placement.device,
             torch.Generator().manual_seed(setup.seed + 11),
             placement.amp_dtype,
+            augment=variant.augment,
         )
         src, dst = DIRECTIONS[options.direction]
         train = ~doms["a"].heldout  # paired: one mask

@@ -82,7 +82,7 @@ class SemiSupervisedSystem(PairSystem):
         self.labelled = labelled
         self.evaluate = evaluate
 
-    def discriminator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, batch: Batch, at: int, diagnose: bool) -> dict[str, torch.Tensor]:
         z = self.latent(len(batch))
         labelled = self.labelled.next()
         with autocast(self.device, self.amp_dtype):
@@ -103,7 +103,7 @@ class SemiSupervisedSystem(PairSystem):
         opt.step()
         return out
 
-    def generator_step(self, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
+    def generator_step(self, batch: Batch, at: int, diagnose: bool) -> dict[str, torch.Tensor]:
         fake, self._fake = self._fake, None
         with frozen(self.d):
             with autocast(self.device, self.amp_dtype):

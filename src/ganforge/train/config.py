@@ -33,6 +33,10 @@ class TrainConfig:
     adversarial loss follows only the fraction of its batch's discriminator outputs that D
     rates most real, a fraction falling linearly from 1 at step 0 to ν at step `top_k_end`
     (absolute, as the lr decay; the paper decays it geometrically per epoch).
+    `r1_gamma` γ₁ and `r2_gamma` γ₂ add (γ/2)·E||∇D||² on the real images (R1) and on the
+    generated ones (R2) to D's loss (`gan` systems; taken at the images D sees, augmented when
+    augmentation is on); with `reg_every` N above 1 they are lazy: a separate D update every N
+    steps with the penalty scaled by N (StyleGAN2's lazy regularization).
     `threads` is how many CPU threads the run computes on (0: torch's default, every core);
     kernels split their sums by thread, so it is part of what a run computes: fix it and a
     run gives the same bits on any core count, and its seeds can train side by side
@@ -71,6 +75,9 @@ class TrainConfig:
     drift: float = 0.0
     top_k: float = 1.0
     top_k_end: int = 0
+    r1_gamma: float = 0.0
+    r2_gamma: float = 0.0
+    reg_every: int = 1
     threads: int = 0
 
     def __post_init__(self) -> None:
@@ -84,6 +91,18 @@ class TrainConfig:
         if not 0.0 < self.top_k <= 1.0 or self.top_k_end < 0:
             raise ValueError(
                 f"top_k must be in (0, 1] and top_k_end 0 or more, got {self.top_k} and {self.top_k_end}"
+            )
+        if self.r1_gamma < 0 or self.r2_gamma < 0:
+            raise ValueError(
+                f"r1_gamma and r2_gamma must be 0 or more, got {self.r1_gamma} and {self.r2_gamma}"
+            )
+        if self.reg_every < 1:
+            raise ValueError(
+                f"reg_every must be 1 or more (steps between lazy R1/R2 updates), got {self.reg_every}"
+            )
+        if self.compile and (self.r1_gamma or self.r2_gamma):
+            raise ValueError(
+                "compile cannot run with r1_gamma or r2_gamma: torch.compile has no double backward"
             )
         if self.compile and self.growth_stable:
             raise ValueError("compile cannot run with growth: each fade-in weight would recompile the nets")

@@ -22,13 +22,24 @@ from ganforge.train.config import TrainConfig
 
 @dataclass(frozen=True)
 class Phase:
-    """One optimisation phase of an iteration: its name, how many times it runs, and whether
+    """One optimisation phase of an iteration: its name, how many times it runs, whether
     each run draws a fresh batch (otherwise it reuses the iteration's last batch, e.g. for
-    its labels)."""
+    its labels), and its interval: a phase with `every` N runs only at the steps that are
+    multiples of N (lazy regularization, as StyleGAN2 runs R1 every 16 steps; the system
+    scales that phase's loss by N, so its average strength stays what the config says)."""
 
     name: str
     repeat: int = 1
     draws_batch: bool = True
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1 or self.every < 1:
+            raise ValueError(f"phase {self.name}: repeat and every must be 1 or more")
+
+    def due(self, at: int) -> bool:
+        """Whether the phase runs at absolute step `at` (1-based)."""
+        return at % self.every == 0
 
 
 class AdversarialSystem(ABC):
@@ -39,9 +50,6 @@ class AdversarialSystem(ABC):
     optimizers: dict[str, torch.optim.Optimizer]
     probabilities: bool = True
     """Whether the logged d_real / d_fake are probabilities (for the failure-mode flags)."""
-    kept: float = 1.0
-    """The fraction of generated samples the generator's adversarial loss follows (top-k
-    training): the trainer sets it each step from its schedule (only `gan` systems read it)."""
     shard: Shard = Shard()
     """This process's slice of every global draw (noise, augmentation) under data parallelism."""
     _plain: dict[str, nn.Module] | None = None
@@ -55,8 +63,9 @@ class AdversarialSystem(ABC):
         """The phases of one training iteration, in order."""
 
     @abstractmethod
-    def step(self, phase: str, batch: Batch, diagnose: bool) -> dict[str, torch.Tensor]:
-        """One optimisation step of `phase`; detached losses (and, when `diagnose`,
+    def step(self, phase: str, batch: Batch, at: int, diagnose: bool) -> dict[str, torch.Tensor]:
+        """One optimisation step of `phase` at absolute step `at` (1-based, the same on
+        resume as in an uninterrupted run); detached losses (and, when `diagnose`,
         diagnostics) as device tensors: the caller decides when to synchronise."""
 
     def wrap_nets(self, wrap: Callable[[nn.Module], nn.Module], shard: Shard | None = None) -> None:

@@ -244,7 +244,8 @@ class Trainer:
         start = self._resume()
         self._session = (time.perf_counter(), self.clock.seconds)  # self.clock: as resumed
         phases = self.system.phases()
-        images_per_iteration = sum(p.repeat for p in phases if p.draws_batch) * self.sampler.batch_size
+        drawn = sum(p.repeat for p in phases if p.draws_batch and p.every == 1)  # every iteration
+        images_per_iteration = drawn * self.sampler.batch_size
         for module in self.system.modules.values():
             module.train()
         if self.progress is not None:
@@ -254,8 +255,7 @@ class Trainer:
             diagnose = step % self.cfg.log_every == 0 or step == self.cfg.steps
             lr_factor = self.schedule.apply(step - 1, self.system.optimizers)
             growth = self.schedule.grow(step - 1, self.growing) if self.schedule.grows else None
-            self.system.kept = self.schedule.kept(step - 1)
-            self._iteration(phases, diagnose)
+            self._iteration(phases, step, diagnose)
             if step > self.cfg.ema_start:
                 averaged = self.system.averaged()
                 for name, ema in self.emas.items():
@@ -284,13 +284,15 @@ class Trainer:
             self.clock,
         )
 
-    def _iteration(self, phases: list[Phase], diagnose: bool) -> None:
+    def _iteration(self, phases: list[Phase], at: int, diagnose: bool) -> None:
         batch: Batch | None = None
         for phase in phases:
+            if not phase.due(at):
+                continue
             for _ in range(phase.repeat):
                 if phase.draws_batch or batch is None:
                     batch = self.sampler.next()
-                for key, value in self.system.step(phase.name, batch, diagnose).items():
+                for key, value in self.system.step(phase.name, batch, at, diagnose).items():
                     total, count = self.window.get(key, (0.0, 0))
                     self.window[key] = (total + value, count + 1)
 

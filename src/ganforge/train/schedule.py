@@ -2,8 +2,7 @@
 (constant, or a linear decay to zero between two absolute steps, as pix2pix and CycleGAN
 train), applied to every optimizer of the system, and the growth phase of progressive nets
 (the resolution and the fade-in weight α of its newest block; every optimizer's moments are
-reset when a new resolution begins), and the fraction of generated samples top-k training
-keeps for the generator's loss. All are functions of the absolute step, so a run
+reset when a new resolution begins). Both are functions of the absolute step, so a run
 resumed from a checkpoint (mid-fade included) or continued past its old `steps` follows
 exactly the schedule it would have followed uninterrupted; the schedule's description is
 stored in the checkpoint and a checkpoint made under another schedule is not resumed."""
@@ -35,8 +34,6 @@ class Schedule:
     growth_levels: int = 1
     growth_stable: int = 0
     growth_fade: int = 0
-    top_k: float = 1.0
-    top_k_end: int = 0
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, levels: int = 1) -> Schedule:
@@ -52,8 +49,6 @@ class Schedule:
             if cfg.lr_schedule == "constant"
             else cls(cfg.lr_schedule, cfg.lr_decay_start, cfg.lr_decay_end)
         )
-        if cfg.top_k < 1.0:
-            lr = replace(lr, top_k=cfg.top_k, top_k_end=cfg.top_k_end)
         if not cfg.growth_stable:
             return lr
         return replace(lr, growth_levels=levels, growth_stable=cfg.growth_stable, growth_fade=cfg.growth_fade)
@@ -67,13 +62,6 @@ class Schedule:
         if self.kind == "constant" or done <= self.decay_start:
             return 1.0
         return max(0.0, 1.0 - (done - self.decay_start) / (self.decay_end - self.decay_start))
-
-    def kept(self, done: int) -> float:
-        """The fraction of its batch that the generator's loss follows in the iteration after
-        `done` iterations (top-k training): 1, falling linearly to `top_k` at `top_k_end`."""
-        if done >= self.top_k_end:
-            return self.top_k
-        return 1.0 - (1.0 - self.top_k) * done / self.top_k_end
 
     def growth(self, done: int) -> tuple[int, float]:
         """(level, α) for the iteration after `done` iterations: level 0 (4×4) for the first

@@ -10,21 +10,24 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ganforge.augment.config import AugmentConfig
 from ganforge.core.config import from_dict
 from ganforge.core.errors import ConfigError
 from ganforge.nets.config import ModelConfig
 from ganforge.train.config import SCHEDULE_ONLY, TrainConfig
-from ganforge.variants.system_options import SYSTEM_TRAIN_OPTIONS, SystemOptions, parse_system
+from ganforge.variants.system_options import PAIRED_LOSSES, SYSTEM_TRAIN_OPTIONS, SystemOptions, parse_system
 
 
 @dataclass(frozen=True)
 class VariantSpec:
     """`variants.<name>` as written in params: `image_size` resizes (or pads) the dataset
-    once before training; `system` is the system's block (`kind:` and its options)."""
+    once before training; `system` is the system's block (`kind:` and its options);
+    `augment` what reaches the discriminator (`ganforge.augment.config`)."""
 
     dataset: str
     image_size: int | None = None
     system: dict[str, Any] = field(default_factory=dict)
+    augment: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
 
@@ -44,6 +47,7 @@ class Variant:
     system: SystemOptions
     model: ModelConfig
     train: TrainConfig
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     profile: str = ""
     experiment: str = "ganforge"
     live: bool = False
@@ -88,6 +92,15 @@ def resolve_variant(
     system = parse_system(parsed.system, f"{where}.system")
     train = from_dict(TrainConfig, {**train_defaults, **parsed.train}, f"{where}.train")
     check_train_options(system, train, f"{where}.train", keys=list(parsed.train))
+    if train.loss in PAIRED_LOSSES and not system.paired_losses:
+        raise ConfigError(f"{where}.train: a {system.kind} system cannot train with loss {train.loss}")
+    augment = from_dict(AugmentConfig, parsed.augment, f"{where}.augment")
+    if augment.active and not system.augments:
+        raise ConfigError(
+            f"{where}.augment: a {system.kind} system does not augment what its discriminator sees"
+        )
+    if augment.ada and not system.adapts:
+        raise ConfigError(f"{where}.augment: a {system.kind} system takes a policy, not ada")
     # A global value its system does not read stays at the default here (configure says so),
     # so the resolved config, and with it the run, is what the system computes.
     unread = unread_options(system, train)
@@ -99,6 +112,7 @@ def resolve_variant(
         system=system,
         model=from_dict(ModelConfig, parsed.model, f"{where}.model"),
         train=dataclasses.replace(train, **{key: TRAIN_DEFAULTS[key] for key, _ in unread}),
+        augment=augment,
         profile=profile,
         experiment=experiment,
         live=live,
@@ -138,6 +152,7 @@ def variant_from_json(data: Mapping[str, Any], where: str) -> Variant:
         system=parse_system(data["system"], f"{where}: system"),
         model=from_dict(ModelConfig, data["model"], f"{where}: model"),
         train=from_dict(TrainConfig, data["train"], f"{where}: train"),
+        augment=from_dict(AugmentConfig, data.get("augment") or {}, f"{where}: augment"),
         profile=data.get("profile", ""),
         experiment=data.get("experiment", "ganforge"),
         live=bool(data.get("live", False)),

@@ -11,6 +11,10 @@ from typing import Any, ClassVar, Literal
 from ganforge.core.config import from_dict
 from ganforge.core.errors import ConfigError, unknown_name
 
+PAIRED_LOSSES = frozenset({"rpgan"})
+"""The losses whose generator term pairs each generated sample with a real one (those
+`ganforge.losses` marks `pairs`): only systems with `paired_losses` pass it the real outputs."""
+
 SYSTEM_TRAIN_OPTIONS = (
     "loss",
     "real_label",
@@ -23,6 +27,9 @@ SYSTEM_TRAIN_OPTIONS = (
     "drift",
     "top_k",
     "top_k_end",
+    "r1_gamma",
+    "r2_gamma",
+    "reg_every",
 )
 """The `train:` options that only some kinds of system read: each kind's options name the
 ones it reads in `train_options` (the rest of `train:` every kind reads)."""
@@ -33,6 +40,11 @@ class GanOptions:
     """One generator and one discriminator. `conditional` feeds the class label to both."""
 
     train_options: ClassVar[frozenset[str]] = frozenset(SYSTEM_TRAIN_OPTIONS)
+    augments: ClassVar[bool] = True
+    """Whether its discriminator can see augmented images (a variant's `augment:`)."""
+    adapts: ClassVar[bool] = True
+    """Whether it runs adaptive augmentation (ADA, `augment.ada`)."""
+    paired_losses: ClassVar[bool] = True
     kind: Literal["gan"] = "gan"
     conditional: bool = False
 
@@ -45,6 +57,9 @@ class SemiSupervisedOptions:
     for `baseline_steps` is the baseline."""
 
     train_options: ClassVar[frozenset[str]] = frozenset({"d_steps"})  # its own loss, G by feature matching
+    augments: ClassVar[bool] = False
+    adapts: ClassVar[bool] = False
+    paired_losses: ClassVar[bool] = False
     kind: Literal["semi_supervised"] = "semi_supervised"
     labelled: int = 100
     test_fraction: float = 0.2
@@ -73,6 +88,10 @@ class Pix2PixOptions:
     seeded, 200 images a batch): the choice moves the reference's FD by a factor of 2.6."""
 
     train_options: ClassVar[frozenset[str]] = frozenset({"loss", "real_label", "d_steps"})
+    augments: ClassVar[bool] = True
+    """Whether its discriminator can see augmented images (a variant's `augment:` policy)."""
+    adapts: ClassVar[bool] = False
+    paired_losses: ClassVar[bool] = False
     kind: Literal["pix2pix"] = "pix2pix"
     direction: Literal["a2b", "b2a"] = "a2b"
     l1_weight: float = 100.0
@@ -97,6 +116,9 @@ class CycleGanOptions:
     (D(G(x)) − 1)² against the same λ. Augmentation as in `Pix2PixOptions`, drawn per domain."""
 
     train_options: ClassVar[frozenset[str]] = frozenset({"loss", "real_label"})  # one D step per G step
+    augments: ClassVar[bool] = False
+    adapts: ClassVar[bool] = False
+    paired_losses: ClassVar[bool] = False
     kind: Literal["cyclegan"] = "cyclegan"
     gan_weight: float = 1.0
     cycle_weight: float = 10.0
