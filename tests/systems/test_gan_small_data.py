@@ -145,3 +145,14 @@ def test_pix2pix_discriminator_sees_augmented_pairs_and_resumes_bitwise(tmp_path
     resumed = run({"policy": ("translation", "cutout")}, ckpt)
     resumed.fit()
     assert_same(augmented, resumed)
+
+
+def test_top_k_fraction_falls_linearly_to_nu_and_stays():
+    """Top-k lives in the gan system: the fraction at absolute step `at` (1-based)."""
+    system = trainer(TrainConfig(batch_size=8, top_k=0.5, top_k_end=10)).system
+    assert [system.kept(at) for at in (1, 6, 11, 101)] == [1.0, 0.75, 0.5, 0.5]
+    assert trainer(TrainConfig(batch_size=8, top_k=0.6)).system.kept(1) == 0.6
+    assert trainer(TrainConfig(batch_size=8)).system.kept(10**6) == 1.0
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="top_k must be in"):
+            TrainConfig(top_k=bad)

@@ -206,16 +206,6 @@ def test_linear_schedule_falls_from_one_to_zero_between_its_steps():
         TrainConfig(lr_schedule="linear", lr_decay_start=5, lr_decay_end=5)
 
 
-def test_top_k_fraction_falls_linearly_to_nu_and_stays():
-    s = Schedule.from_config(TrainConfig(top_k=0.5, top_k_end=10))
-    assert [s.kept(d) for d in (0, 5, 10, 100)] == [1.0, 0.75, 0.5, 0.5]
-    assert Schedule.from_config(TrainConfig(top_k=0.6)).kept(0) == 0.6
-    assert Schedule.from_config(TrainConfig()).kept(10**6) == 1.0
-    for bad in (0.0, 1.5):
-        with pytest.raises(ValueError, match="top_k must be in"):
-            TrainConfig(top_k=bad)
-
-
 def test_translating_in_train_mode_is_seeded_and_leaves_the_net_as_it_was():
     """`sampling: train` (the reference's default at test time): dropout on and each batch's
     own statistics, drawn from a fixed seed so a translation repeats; the running statistics,

@@ -60,22 +60,6 @@ def knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
     return radii
 
 
-def balls_containing(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
-    """For each query, the number of balls B(centres[i], radii[i]) (closed) it lies in."""
-    counts = torch.empty(queries.shape[0], dtype=torch.int64, device=queries.device)
-    for block in _blocks(queries.shape[0], centres.shape[0]):
-        counts[block] = (torch.cdist(queries[block], centres) <= radii).sum(dim=1)
-    return counts
-
-
-def nearest_distance(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """For each query, the distance to its nearest row of `points`."""
-    nearest = torch.empty(queries.shape[0], dtype=queries.dtype, device=queries.device)
-    for block in _blocks(queries.shape[0], points.shape[0]):
-        nearest[block] = torch.cdist(queries[block], points).min(dim=1).values
-    return nearest
-
-
 def manifold_scores(
     real: np.ndarray | torch.Tensor,
     fake: np.ndarray | torch.Tensor,

@@ -76,11 +76,6 @@ def build_patch_discriminator(cfg: NetConfig, in_channels: int, size: int) -> nn
     return _spectral(builder(in_channels, size, cfg), cfg)
 
 
-def is_convolutional(*nets: nn.Module) -> bool:
-    """Whether any of the nets is convolutional (channels_last pays off for those)."""
-    return any(getattr(n, "convolutional", False) for n in nets)
-
-
 def arch_is_convolutional(model: ModelConfig) -> bool:
     """Whether a model config names a convolutional generator or discriminator (channels_last
     pays off for those), read from the registered classes."""

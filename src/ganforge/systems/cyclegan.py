@@ -88,7 +88,7 @@ class CycleGanSystem(AdversarialSystem):
         cfg: TrainConfig,
         device: torch.device,
         domain_b: BatchSampler,
-        generators: Mapping[str, torch.Generator],
+        streams: Mapping[str, torch.Generator],
         amp_dtype: torch.dtype | None = None,
     ) -> None:
         self.g_ab, self.g_ba, self.d_a, self.d_b = (
@@ -96,10 +96,10 @@ class CycleGanSystem(AdversarialSystem):
         )
         self.loss, self.options, self.cfg, self.device, self.amp_dtype = loss, options, cfg, device, amp_dtype
         self.probabilities = loss.probabilities
-        self.domain_b, self.augmentation = domain_b, generators["augmentation"]
+        self.domain_b, self.augmentation = domain_b, streams["augmentation"]
         self.pools = {
-            "a": ImagePool(options.pool_size, generators["pool_a"]),
-            "b": ImagePool(options.pool_size, generators["pool_b"]),
+            "a": ImagePool(options.pool_size, streams["pool_a"]),
+            "b": ImagePool(options.pool_size, streams["pool_b"]),
         }
         self.modules = {"g_ab": self.g_ab, "g_ba": self.g_ba, "d_a": self.d_a, "d_b": self.d_b}
         self.optimizers = {
@@ -253,13 +253,13 @@ class CycleGanKind(TranslationKind):
             device,
             placement.channels_last,
         )
-        generators = {
+        streams = {  # random streams (torch.Generator), not networks
             "augmentation": torch.Generator().manual_seed(seed + 11),
             "pool_a": torch.Generator().manual_seed(seed + 13),
             "pool_b": torch.Generator().manual_seed(seed + 14),
         }
         system = CycleGanSystem(
-            nets, get_loss(cfg.loss), options, cfg, device, domain_b, generators, placement.amp_dtype
+            nets, get_loss(cfg.loss), options, cfg, device, domain_b, streams, placement.amp_dtype
         )
         sampler = BatchSampler(
             {"a": _with_channels(doms["a"].train, channels["a"])},
