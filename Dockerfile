@@ -26,4 +26,5 @@ USER ganforge
 WORKDIR /project
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
-CMD ["ganforge", "serve", "--host", "0.0.0.0", "--port", "8000", "--project", "/project"]
+# `docker stop` sends SIGTERM and kills after 10 s: requests in flight get 8 of them to finish.
+CMD ["ganforge", "serve", "--host", "0.0.0.0", "--port", "8000", "--project", "/project", "--grace", "8"]

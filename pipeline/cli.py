@@ -336,10 +336,18 @@ def serve_cmd(
     cache_size: Annotated[int, typer.Option(help="Most models kept loaded.")] = 8,
     workers: Annotated[int, typer.Option(help="Requests that run torch at once.")] = 2,
     torch_threads: Annotated[int, typer.Option(help="Threads torch uses within one request.")] = 1,
+    grace: Annotated[
+        float, typer.Option(help="Seconds requests in flight get to finish after SIGTERM.")
+    ] = 30.0,
 ) -> None:
-    """The HTTP API and the page at /, on the project's trained runs (API key: GANFORGE_API_KEY)."""
+    """The HTTP API and the page at /, on the project's trained runs (API key: GANFORGE_API_KEY).
+    Metrics at /metrics, one JSON access-log line per request on stdout; SIGTERM stops it
+    gracefully (new requests 503, those in flight finish)."""
+    from ganforge.serving.server import check_port, check_project, serve
+
+    check_project(project.resolve())
+    check_port(host, port)
     import torch
-    import uvicorn
 
     torch.set_num_threads(torch_threads)  # requests run side by side: one thread each pays best
     from ganforge.serving.api import ServeSettings, create_app
@@ -348,7 +356,7 @@ def serve_cmd(
         project=project.resolve(), max_count=max_count, cache_size=cache_size, workers=workers,
         cors_origins=tuple(cors_origin or ()),
     )  # fmt: skip
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    serve(create_app(settings), host, port, grace)
 
 
 def main() -> None:

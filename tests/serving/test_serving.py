@@ -24,7 +24,6 @@ from PIL import Image
 
 from ganforge.core.errors import ConfigError, DataError, MissingDataError
 from ganforge.layout import model_dir
-from ganforge.runner import RunPaths, train_run
 from ganforge.serving.api import ServeSettings, create_app
 from ganforge.serving.catalog import Catalog
 from ganforge.serving.files import compact_seeds, decode_image, parse_seeds
@@ -32,31 +31,7 @@ from ganforge.serving.latent import analogy_grid, apply_vector, between, chain
 from ganforge.serving.model import SEED_MAX, seed_latents
 from ganforge.serving.tools import generate_files, interpolation_image, translate_folder
 from tests.project import ROOT, project_env
-from tests.runs import tiny_variant
-
-MODELS = (
-    "gan_mnist",
-    "cgan_mnist",
-    "dcgan_emoji64",
-    "gan_ring",
-    "pix2pix_edges2emoji64",
-    "cyclegan_mnist2color",
-)
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """A project folder holding one tiny trained run of each kind of model."""
-    root = tmp_path_factory.mktemp("served")
-    for name in MODELS:
-        variant, data = tiny_variant(name, steps=4)
-        data.meta["data_sha256"] = variant.dataset_sha256
-        out = model_dir(root, name, 0)
-        paths = RunPaths(
-            root / "ckpt" / f"{name}.pt", root / "grids" / name, out, root / "curves" / f"{name}.csv"
-        )
-        train_run(variant, 0, data, paths, say=lambda _: None)
-    return root
+from tests.served import MODELS
 
 
 @pytest.fixture(scope="module")

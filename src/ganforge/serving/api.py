@@ -1,7 +1,8 @@
 """The HTTP API and the page at `/` (FastAPI): the trained runs of a project, generation,
 interpolation, attribute vectors and translation. `create_app` wires the service, CORS, the
-error handlers and the routes (`routes`); at most `workers` requests compute at once. Bad
-requests get a 4xx whose `detail` is one line."""
+error handlers, the routes (`routes`) and the monitoring middleware (`monitoring`: metrics at
+`/metrics`, a JSON access-log line and an `X-Request-ID` per request, 503 while stopping); at
+most `workers` requests compute at once. Bad requests get a 4xx whose `detail` is one line."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from ganforge.core.errors import GanforgeError
 from ganforge.serving import routes
 from ganforge.serving.catalog import Catalog
+from ganforge.serving.monitoring import Observe
 from ganforge.serving.service import API_KEY_HEADER, ServeSettings, Service, one_line, status_of
 
 __all__ = ["ServeSettings", "create_app"]
@@ -31,7 +33,8 @@ def user_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastAPI:
     """The API on the trained runs of `settings.project`."""
     app = FastAPI(title="ganforge", summary="Generate, interpolate and translate with trained GANs.")
-    app.state.service = Service(settings, catalog)
+    service = Service(settings, catalog)
+    app.state.service = service
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -39,6 +42,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             allow_methods=["GET", "POST"],
             allow_headers=[API_KEY_HEADER, "Authorization", "Content-Type"],
         )
+    app.add_middleware(Observe, monitor=service.monitor, is_stopping=service.stopping.is_set)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(GanforgeError, user_error)
     app.include_router(routes.public)

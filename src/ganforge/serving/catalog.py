@@ -39,6 +39,9 @@ class Catalog:
         self.registry_loader = registry_loader
         self._cache: OrderedDict[tuple[str, int | None], ServedModel] = OrderedDict()
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        """Lookups the cache answered, and those that loaded a model (for /metrics)."""
 
     def runs(self) -> dict[str, dict[int, Path]]:
         """{variant: {run seed: generator file}} for every finished run on disk."""
@@ -89,7 +92,9 @@ class Catalog:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
+                self.hits += 1
                 return self._cache[key]
+            self.misses += 1
         if path is None:
             if self.registry_loader is None:
                 raise MissingDataError(f"{name}: no MLflow model registry is configured")

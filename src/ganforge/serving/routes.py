@@ -1,5 +1,6 @@
 """The API's routes, each a plain function on an `APIRouter`: `public` (the page, health) and
-`guarded` (everything that reads or runs a model; it checks the API key when one is set).
+`guarded` (everything that reads or runs a model, and `/metrics`; it checks the API key when
+one is set).
 Every route that runs torch is a plain `def` (FastAPI runs it in its thread pool, off the
 event loop) and passes the service's gate."""
 
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal
 import torch
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from ganforge.serving.files import decode_image, png_bytes, square
 from ganforge.serving.model import SEED_MAX, TRUNCATION_RANGE
@@ -85,7 +87,7 @@ def health(service: ServiceDep) -> dict[str, Any]:
 @guarded.get("/models")
 def models(service: ServiceDep) -> dict[str, Any]:
     settings = service.settings
-    with service.compute():
+    with service.compute("/models"):
         listed = service.catalog.describe()
     for entry in listed:
         entry["dataset_classes"] = dataset_classes(service, entry)
@@ -101,7 +103,7 @@ def models(service: ServiceDep) -> dict[str, Any]:
 
 
 @guarded.post("/generate", response_model=None)
-def generate(body: GenerateBody, service: ServiceDep) -> Response | dict[str, Any]:
+def generate(body: GenerateBody, request: Request, service: ServiceDep) -> Response | dict[str, Any]:
     if (body.seeds is None) == (body.count is None):
         raise HTTPException(400, "give either seeds or count (with base_seed)")
     n = len(body.seeds) if body.seeds is not None else int(body.count or 0)
@@ -109,7 +111,7 @@ def generate(body: GenerateBody, service: ServiceDep) -> Response | dict[str, An
     seeds = body.seeds if body.seeds is not None else list(range(body.base_seed, body.base_seed + n))
     if seeds and max(seeds) > SEED_MAX:
         raise HTTPException(400, f"seeds run from 0 to {SEED_MAX}: base_seed + count is past the end")
-    with service.compute():
+    with service.compute("/generate"):
         model = service.model(body)
         label = model.class_index(body.label)
         if body.format == "points" and model.produces != "points":
@@ -117,6 +119,7 @@ def generate(body: GenerateBody, service: ServiceDep) -> Response | dict[str, An
         if body.format == "png" and model.produces != "images":
             raise HTTPException(400, f"{model.name} makes {model.produces}: format png is for images")
         out = model.decode(model.latents(seeds, body.truncation), label, body.generator)
+        service.made(request, "/generate", model.name, len(seeds))
         headers = {"X-Seeds": ",".join(map(str, seeds))}
         if body.format == "points":
             return {"model": model.name, "run_seed": model.seed, "seeds": seeds, "points": out.tolist()}
@@ -129,7 +132,7 @@ def generate(body: GenerateBody, service: ServiceDep) -> Response | dict[str, An
 
 
 @guarded.post("/interpolate")
-def interpolate(body: InterpolateBody, service: ServiceDep) -> Response:
+def interpolate(body: InterpolateBody, request: Request, service: ServiceDep) -> Response:
     settings = service.settings
     if len(body.seeds) > settings.max_interpolation_seeds:
         raise HTTPException(400, f"at most {settings.max_interpolation_seeds} seeds per interpolation")
@@ -137,24 +140,26 @@ def interpolate(body: InterpolateBody, service: ServiceDep) -> Response:
         raise HTTPException(400, f"at most {settings.max_steps} steps, asked for {body.steps}")
     total = body.steps**2 if body.mode == "analogy" else (len(body.seeds) - 1) * (body.steps - 1) + 1
     service.count_ok(total)
-    with service.compute():
+    with service.compute("/interpolate"):
         model = service.model(body)
         label = model.class_index(body.label)
         images, per_row = interpolation_image(
             model, body.seeds, body.steps, body.mode, label, body.truncation, body.generator
         )
+        service.made(request, "/interpolate", model.name, len(images))
         return png_response(images, per_row)
 
 
 @guarded.post("/atvec")
-def atvec(body: AtvecBody, service: ServiceDep) -> dict[str, Any]:
+def atvec(body: AtvecBody, request: Request, service: ServiceDep) -> dict[str, Any]:
     service.count_ok(len(body.seeds) * len(STRIP_SCALES))
-    with service.compute():
+    with service.compute("/atvec"):
         model = service.model(body)
         index, name = dataset_class(model, body.label)
         vec = service.vector(model, index, name)
         scales = [body.scale * f for f in STRIP_SCALES]
         strip = vector_strip(model, vec.vector, body.seeds, scales, body.generator)
+        service.made(request, "/atvec", model.name, len(strip))
         buf = io.BytesIO()
         image_grid(strip, len(scales)).save(buf, format="PNG")
     return {
@@ -174,6 +179,7 @@ def atvec(body: AtvecBody, service: ServiceDep) -> dict[str, Any]:
 def translate(
     file: Annotated[UploadFile, File(description="An image of the source domain.")],
     model: Annotated[str, Form(min_length=1, max_length=200)],
+    request: Request,
     service: ServiceDep,
     run_seed: Annotated[int | None, Form(ge=0)] = None,
     direction: Annotated[Literal["a2b", "b2a"] | None, Form()] = None,
@@ -185,7 +191,7 @@ def translate(
         raise HTTPException(413, f"uploads may be at most {settings.max_upload_bytes} bytes")
     if not data:
         raise HTTPException(400, "the uploaded file is empty")
-    with service.compute():
+    with service.compute("/translate"):
         served = service.catalog.get(model, run_seed)
         routes = served.directions
         if not routes:
@@ -196,7 +202,14 @@ def translate(
         channels = int(served.trained.spec["model_channels"][DIRECTIONS[chosen][0]])
         image = square(decode_image(data, file.filename or "upload", channels, settings.max_upload_side))
         out = served.translate(image[None], chosen, generator)
+        service.made(request, "/translate", served.name, 1)
         return Response(png_bytes(out[0]), media_type="image/png", headers={"X-Direction": chosen})
+
+
+@guarded.get("/metrics", include_in_schema=False)
+def metrics(service: ServiceDep) -> Response:
+    """The server's metrics in Prometheus' text format (behind the API key when one is set)."""
+    return Response(service.monitor.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 def dataset_classes(service: Service, entry: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 
 from ganforge.core.errors import ConfigError, DataError, GanforgeError, MissingDataError
 from ganforge.serving.catalog import Catalog, UnknownModelError, open_catalog
 from ganforge.serving.latent import AttributeVector, attribute_vector, check_attribute_model
 from ganforge.serving.model import ServedModel
+from ganforge.serving.monitoring import Monitor
 from ganforge.serving.schemas import ModelRequest
 from ganforge.serving.tools import domain_classifier
 
@@ -88,8 +90,8 @@ def status_of(exc: GanforgeError) -> int:
 
 
 class Service:
-    """The state behind the routes: the catalog, the compute gate and a small cache of
-    attribute vectors."""
+    """The state behind the routes: the catalog, the compute gate, a small cache of attribute
+    vectors, the metrics, and whether the server is stopping (new requests then get 503)."""
 
     def __init__(self, settings: ServeSettings, catalog: Catalog | None = None) -> None:
         self.settings = settings
@@ -97,11 +99,25 @@ class Service:
         self.gate = threading.BoundedSemaphore(settings.workers)
         self.vectors: OrderedDict[tuple[str, int, int], AttributeVector] = OrderedDict()
         self.vectors_lock = threading.Lock()
+        self.monitor = Monitor(self.catalog)
+        self.stopping = threading.Event()
 
     @contextmanager
-    def compute(self) -> Iterator[None]:
+    def compute(self, route: str) -> Iterator[None]:
+        """Run torch for a request of `route`: through the gate, counted in flight, timed."""
         with self.gate, torch.inference_mode():
-            yield
+            self.monitor.in_flight.inc()
+            start = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.monitor.generation.labels(route).observe(time.perf_counter() - start)
+                self.monitor.in_flight.dec()
+
+    def made(self, request: Request, route: str, model: str, count: int) -> None:
+        """Count what a request generated, and name it in the request's access-log line."""
+        self.monitor.images.labels(route).inc(count)
+        request.state.model, request.state.count = model, count
 
     def model(self, body: ModelRequest) -> ServedModel:
         return self.catalog.get(body.model, body.run_seed)
