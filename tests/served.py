@@ -3,10 +3,16 @@ helper module: the fixture that makes it is in tests/serving/conftest.py)."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from ganforge.layout import model_dir
 from ganforge.runner import RunPaths, train_run
+from tests.project import ROOT, project_env
 from tests.runs import tiny_variant
 
 MODELS = (
@@ -30,3 +36,33 @@ def trained_project(root: Path) -> Path:
         )
         train_run(variant, 0, data, paths, say=lambda _: None)
     return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(project: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """`ganforge serve` on `project` as a real uvicorn process in its own session (stdout and
+    stderr piped, text), once `/health` answers; (the process, its base URL)."""
+    import httpx
+
+    port = free_port()
+    env = project_env(ROOT)
+    env["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "serve", "--project", str(project), "--port", str(port), *options],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(proc.communicate()[1] or "the server did not answer /health")

@@ -23,6 +23,7 @@ from ganforge.serving.api import ServeSettings, create_app
 from ganforge.serving.monitoring import ACCESS_LOGGER, REQUEST_ID_HEADER
 from ganforge.serving.server import check_port, check_project
 from tests.project import ROOT, project_env
+from tests.served import start_server
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -114,22 +115,7 @@ def test_a_folder_that_is_no_project_and_a_port_in_use_are_one_line(tmp_path):
 def test_sigterm_lets_requests_finish_and_stops_cleanly(project):
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "serve", "--project", str(project), "--port", str(port), "--grace", "20"],
-        cwd=ROOT, env=project_env(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    proc, url = start_server(project, "--grace", "20")
 
     def call(seed: int) -> int | str:
         try:

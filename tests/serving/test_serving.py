@@ -10,10 +10,6 @@ import os
 import pickle
 import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +26,7 @@ from ganforge.serving.files import compact_seeds, decode_image, parse_seeds
 from ganforge.serving.latent import analogy_grid, apply_vector, between, chain
 from ganforge.serving.model import SEED_MAX, seed_latents
 from ganforge.serving.tools import generate_files, interpolation_image, translate_folder
-from tests.project import ROOT, project_env
-from tests.served import MODELS
+from tests.served import MODELS, start_server
 
 
 @pytest.fixture(scope="module")
@@ -357,38 +352,13 @@ def test_models_load_lazily_into_a_bounded_cache(project):
 # a real server, the page, the registry
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(project):
     """`ganforge serve` as a real uvicorn process on the project."""
-    port = free_port()
-    env = project_env(ROOT)
-    env["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "serve", "--project", str(project), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise AssertionError(proc.stderr.read().decode() if proc.stderr else "no server")
+    proc, url = start_server(project)
     yield url
     os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)
 
 
 def test_a_real_uvicorn_process_serves_requests_concurrently(server):
