@@ -4,7 +4,8 @@ the response echoes in `X-Request-ID` (a well-formed id the client sent is kept)
 
 Metrics: requests by route, method and status; latency per route; images generated and the
 seconds spent generating them, per route; model-cache hits and misses and the models loaded;
-rejected requests by reason; computations in flight."""
+rejected requests by reason; computations in flight; and the process's own (resident memory,
+CPU seconds, open files), as Prometheus' process collector reads them on Linux."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ganforge.serving.catalog import Catalog
@@ -87,6 +88,7 @@ class Monitor:
         )
         self.in_flight = Gauge("ganforge_computations_in_flight", "Requests computing now", registry=r)
         r.register(CatalogCollector(catalog))  # type: ignore[arg-type]
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, CPU seconds, open fds (Linux)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
