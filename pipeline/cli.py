@@ -327,7 +327,7 @@ def atvec_cmd(
 @user_errors
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port.", envvar="GANFORGE_PORT")] = 8000,
     project: ProjectOpt = Path(),
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="An origin allowed to call the API (repeatable).")
