@@ -1,6 +1,7 @@
 """`compare`: per-variant summaries over seeds and pairwise A/B tests between variants of the
 same dataset, for every score: `reports/comparison.json` and `reports/comparison.md`; and the
-compact metrics DVC shows (`dvc exp show`, `dvc metrics diff`): `reports/scores.json`."""
+compact metrics DVC shows (`dvc exp show`, `dvc metrics diff`): `reports/scores.json`, and beside
+it `reports/scores.protocol.json`, the protocol stamp of each variant's scores."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from ganforge.comparison import compare, headlines, markdown
 from ganforge.core.errors import MissingDataError
 from ganforge.core.io import atomic_path, write_json
-from ganforge.layout import COMPARISON_JSON, COMPARISON_MD, SCORES_JSON, metrics_path
+from ganforge.layout import COMPARISON_JSON, COMPARISON_MD, SCORES_JSON, SCORES_PROTOCOL_JSON, metrics_path
 from pipeline.params import load_params, run_seeds, run_variants
 
 
@@ -35,6 +36,10 @@ def write_comparison(root: Path) -> str:
     comparison = compare(load_results(root, list(variants), seeds), variants, seeds, alpha)
     write_json(root / COMPARISON_JSON, comparison)
     write_json(root / SCORES_JSON, headlines(comparison))
+    write_json(
+        root / SCORES_PROTOCOL_JSON,
+        {v: stamps for entry in comparison["datasets"].values() for v, stamps in entry["protocol"].items()},
+    )
     with atomic_path(root / COMPARISON_MD) as tmp:
         tmp.write_text(markdown(comparison), encoding="utf-8")
     tests = sum(

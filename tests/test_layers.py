@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, set[str]]] = [  # top first: a unit may import its own l
     ("building blocks", {"nets", "losses", "regularizers", "augment", "sampling", "metrics", "data"}),
     (
         "records and formats",
-        {"layout", "tracking", "mirror", "scores", "stats", "comparison", "published", "report"}
+        {"layout", "tracking", "mirror", "scores", "stats", "comparison", "published", "report", "protocol"}
         | {"diagnostics", "provenance", "viz"},
     ),
     ("core", {"core"}),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganforge.protocol import describe, generator_stamps, seeds_agree, table_warnings
 from ganforge.scores import GENERATOR_NOTE, METRIC_BY_KEY, METRICS, PRIMARY, Metric, lookup
 from ganforge.stats import pairwise_table, summarize, to_dict
 
@@ -54,6 +55,12 @@ def compare(
             "baselines": first.get("baselines") or {},
             "metrics": {},
         }
+        entry["protocol"] = {v: generator_stamps(results[v][0], entry["generators"][v]) for v in names}
+        entry["protocol_warnings"] = table_warnings(entry["protocol"]) + [
+            f"{v}, across seeds: {line}"
+            for v in names
+            for line in seeds_agree(results[v], entry["generators"][v])
+        ]
         for metric in METRICS:
             arms = {v: arm_values(results[v], "ema", metric.key) for v in names}
             arms = {v: vals for v, vals in arms.items() if vals}
@@ -185,6 +192,23 @@ def pairwise_frame(pairs: Mapping[str, Any]) -> pd.DataFrame:
     )
 
 
+def protocol_lines(entry: Mapping[str, Any]) -> list[str]:
+    """How this table's scores were computed, and a warning line for every way in which the
+    variants' (or one variant's seeds') protocols differ."""
+    stamps = entry.get("protocol") or {}
+    warnings = entry.get("protocol_warnings") or []
+    lines: list[str] = []
+    if warnings:
+        lines += ["> **Protocols differ in this table**: compare these numbers knowing that", ">"]
+        lines += [f"> - {line}" for line in warnings]
+        lines.append("")
+    first = next((s for s in stamps.values() if s), None)
+    if first:
+        shown = "; ".join(f"`{key}`: {describe(stamp)}" for key, stamp in first.items())
+        lines += [f"Protocol{' (of the first variant)' if warnings else ''}: {shown}.", ""]
+    return lines
+
+
 def markdown(comparison: Mapping[str, Any]) -> str:
     lines = [
         "# Comparison of variants",
@@ -205,6 +229,7 @@ def markdown(comparison: Mapping[str, Any]) -> str:
                 f"be fetched here. These numbers are about `{dataset}`.",
                 "",
             ]
+        lines += protocol_lines(entry)
         for key, block in entry["metrics"].items():
             lines += [
                 f"### {block['label']} (`{key}`, {arrow[block['higher_is_better']]})",

@@ -18,6 +18,7 @@ METRICS_DIR = Path("reports/metrics")
 EVALUATOR_REPORTS = Path("reports/evaluators")
 COMPARISON_JSON = Path("reports/comparison.json")
 SCORES_JSON = Path("reports/scores.json")  # the compact metrics DVC shows
+SCORES_PROTOCOL_JSON = Path("reports/scores.protocol.json")  # how each variant's scores were computed
 COMPARISON_MD = Path("reports/comparison.md")
 REPORT = Path("reports/report.md")
 REPORT_FIGURES = Path("reports/figures")

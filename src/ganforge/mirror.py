@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ganforge.core.io import sha256_file, unix_ms
+from ganforge.protocol import flat_tags
 from ganforge.tracking import DatasetRecord, Tracker, numeric_leaves
 
 RECORD_TAG = "ganforge_record"  # "run" or "comparison"
@@ -229,7 +230,7 @@ def training_record(
         record="run",
         key=str(training["fingerprint"]),
         name=f"{variant['name']}-{seed}",
-        tags={**tags, FINGERPRINT_TAG: str(training["fingerprint"])},
+        tags={**tags, **protocol_tags(metrics), FINGERPRINT_TAG: str(training["fingerprint"])},
         params={**variant, "seed": seed},
         scores=scores,
         step=int(training.get("steps") or 0),
@@ -239,6 +240,16 @@ def training_record(
         end_ms=unix_ms(training["finished"]) if training.get("finished") else None,
         dataset=dataset,
     )
+
+
+def protocol_tags(metrics: Mapping[str, Any]) -> dict[str, str]:
+    """The protocol stamp of every generator's scores, per extractor, as tags
+    (`protocol.<generator>.<extractor>.<field>`): how each `score.*` was computed."""
+    out: dict[str, str] = {}
+    for generator, by_extractor in (metrics.get("protocol") or {}).items():
+        for extractor, stamp in by_extractor.items():
+            out.update(flat_tags(stamp, f"protocol.{generator}.{extractor}"))
+    return out
 
 
 def comparison_record(

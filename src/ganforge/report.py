@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganforge.comparison import arm_values, fmt, primary_metric, run_value
+from ganforge.comparison import arm_values, fmt, primary_metric, protocol_lines, run_value
 from ganforge.diagnostics import diagnose
 from ganforge.scores import METRIC_BY_KEY, METRICS, lookup
 from ganforge.viz import save_curves, save_side_by_side, save_strips
@@ -237,6 +237,7 @@ def build_report(inputs: ReportInputs, figures: Path) -> str:
         if not table.empty:
             label = entry["metrics"][primary_metric(entry)]["label"]
             lines += [f"### A/B verdicts ({label})", "", table.to_markdown(index=False), ""]
+        lines += protocol_lines(entry)
         lines += sampling_lines(names, inputs.results)
         lines += against_baselines(entry, inputs.results)
         lines += list(inputs.published.get(dataset, []))

@@ -49,12 +49,14 @@ def _translation(direction: str) -> list[Metric]:
 # Every score the report knows, with its direction. Order: how tables are listed.
 METRICS = [
     Metric("inception.fd", "FID (Inception)", False, headline=True, short="fid"),
+    Metric("inception.fd_inf", "FID∞ (Inception, extrapolated to infinite N)", False),
     Metric("inception.kid_mean", "KID (Inception)", False),
     Metric("inception.is", "IS (Inception)", True),
     Metric("inception.precision", "precision (Inception)", True),
     Metric("inception.recall", "recall (Inception)", True),
     Metric("inception.coverage", "coverage (Inception)", True),
     Metric("domain.fd", "FD (domain classifier)", False, headline=True, short="fd"),
+    Metric("domain.fd_inf", "FD∞ (domain classifier, extrapolated to infinite N)", False),
     Metric("domain.kid_mean", "KID (domain classifier)", False, headline=True, short="kid"),
     Metric("domain.is", "IS (domain classifier)", True),
     Metric("domain.precision", "precision (domain)", True, headline=True, short="precision"),

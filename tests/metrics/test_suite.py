@@ -148,6 +148,10 @@ def test_inception_plumbing_with_random_weights_in_the_hub_cache(tmp_path, monke
     out = extractor(gray)
     assert out.features.shape == (3, 2048) and out.log_probs.shape == (3, 1008)
     np.testing.assert_allclose(np.exp(out.log_probs).sum(axis=1), 1.0, rtol=1e-6)
+    assert extractor.resize == "clean"  # the default filter: antialiased bicubic to 299
+    legacy = load_inception(download=False, verify=False, resize="legacy")
+    assert legacy.resize == "legacy" and legacy.net.resize_input  # pytorch-fid's own bilinear
+    assert not np.allclose(legacy(gray).features, out.features)  # the filter is part of the score
 
 
 def test_inception_is_unavailable_offline_without_weights(tmp_path, monkeypatch):

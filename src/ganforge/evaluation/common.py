@@ -11,8 +11,10 @@ from typing import Any
 
 import torch
 
+from ganforge.core.io import sha256_file
 from ganforge.metrics.classifier import ClassifierConfig, load_classifier, save_classifier, train_classifier
 from ganforge.metrics.features import (
+    INCEPTION_SIZE,
     DomainExtractor,
     InceptionExtractor,
     Unavailable,
@@ -20,6 +22,7 @@ from ganforge.metrics.features import (
     load_inception,
 )
 from ganforge.metrics.suite import EvalConfig
+from ganforge.protocol import extractor_protocol
 
 REFERENCE_SEED = 1234  # which real examples form a reference
 Log = Callable[[str], None]
@@ -77,8 +80,17 @@ def train_domain_classifier(
         "precision": route.precision,
         **result,
         "seconds": round(time.perf_counter() - start, 1),
+        "protocol": domain_protocol(extractor.name, path, size, route.precision),
     }
     return extractor, report
+
+
+def domain_protocol(name: str, path: Path, size: int, precision: str) -> dict[str, Any]:
+    """The stamp of a domain classifier's scores: its own weights, trained in the pipeline,
+    read at the dataset's native resolution."""
+    return extractor_protocol(
+        name, sha256_file(path), size, "none (native resolution)", "uint8 -> [-1, 1]", precision
+    )
 
 
 def load_domain_extractor(
@@ -94,7 +106,13 @@ def load_domain_extractor(
 
 def inception(settings: Settings, download: bool) -> InceptionExtractor | Unavailable:
     route = extraction_route(settings.device, settings.eval.extraction_precision)
-    return load_inception(settings.eval.inception_weights, download, device=settings.device, route=route)
+    return load_inception(
+        settings.eval.inception_weights,
+        download,
+        device=settings.device,
+        route=route,
+        resize=settings.eval.inception_resize,
+    )
 
 
 def inception_report(extractor: InceptionExtractor) -> dict[str, Any]:
@@ -105,4 +123,14 @@ def inception_report(extractor: InceptionExtractor) -> dict[str, Any]:
         "weights": str(extractor.path),
         "weights_sha256": extractor.sha256,
         "precision": extractor.route.precision,
+        "resolution": INCEPTION_SIZE,
+        "resize": extractor.resize,
+        "protocol": extractor_protocol(
+            "inception (pytorch-fid FID weights)",
+            extractor.sha256 or None,
+            INCEPTION_SIZE,
+            extractor.resize,
+            "uint8 -> [0, 1] -> [-1, 1]",
+            extractor.route.precision,
+        ),
     }

@@ -12,6 +12,7 @@ from ganforge.evaluation.base import Evaluator
 from ganforge.evaluation.common import Log, Settings, real_subset
 from ganforge.metrics.features import PointsExtractor
 from ganforge.metrics.suite import Reference, feature_scores, toy_scores
+from ganforge.protocol import extractor_protocol
 
 
 class PointsEvaluator(Evaluator):
@@ -35,7 +36,15 @@ class PointsEvaluator(Evaluator):
         truth = ds.meta.get("truth") or {}
         state = {"references": {"points": ref.to_state()}, "truth": truth}
         report = {
-            "extractors": {"points": {"available": True, "dim": int(ds.points.shape[1])}},
+            "extractors": {
+                "points": {
+                    "available": True,
+                    "dim": int(ds.points.shape[1]),
+                    "protocol": extractor_protocol(
+                        "points (the 2-D coordinates)", "none: no weights", "n/a", "none", "as drawn", "fp64"
+                    ),
+                }
+            },
             "truth": truth,
             "real_examples": len(idx),
         }

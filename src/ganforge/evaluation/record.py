@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ganforge.protocol import stamps
 from ganforge.sampling import SampleConfig
 from ganforge.variants import Variant
 
@@ -25,6 +26,7 @@ def metrics_record(
 ) -> dict[str, Any]:
     """The record: who (variant, seed, system, dataset and its stand-in flag, profile), how
     the samples were drawn, which extractors scored them (from the evaluator's report), the
+    protocol stamp of every generator's scores per extractor (`ganforge.protocol`), the
     evaluator's scores (`{"generators": {...}, "real_samples": n, ...}`), the reference rows,
     what training recorded, and the system's run-level scores (top-level keys)."""
     return {
@@ -37,6 +39,9 @@ def metrics_record(
         "profile": variant.profile,
         "sampling": dict(sampling),
         "extractors": evaluator_report["extractors"],
+        "protocol": stamps(
+            evaluator_report["extractors"], evaluator_report.get("reference"), scores, sampling
+        ),
         **scores,
         "baselines": dict(baselines),
         "training": {k: training.get(k) for k in TRAINING_KEYS},

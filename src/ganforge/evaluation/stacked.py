@@ -17,7 +17,7 @@ import torch
 from ganforge.core.errors import DataError, MissingDataError
 from ganforge.data.prepared import PreparedDataset
 from ganforge.evaluation.base import Evaluator
-from ganforge.evaluation.common import Log, Settings, load_domain_extractor, real_subset
+from ganforge.evaluation.common import Log, Settings, domain_protocol, load_domain_extractor, real_subset
 from ganforge.metrics.features import DomainExtractor, Features
 from ganforge.metrics.modes import stacked_coverage
 from ganforge.metrics.suite import Reference, feature_scores
@@ -106,6 +106,12 @@ class StackedEvaluator(Evaluator):
                     "classifier_from": source,
                     "channel_accuracy": accuracy,
                     "dim": int(features.features.shape[1]),
+                    "protocol": domain_protocol(
+                        extractor.name,
+                        folder / CLASSIFIER_FILE,
+                        int(ds.images.shape[-1]),
+                        extractor.route.precision,
+                    ),
                 }
             },
             "real_modes": real,

@@ -117,6 +117,7 @@ class TranslationEvaluator(Evaluator):
             "unavailable": unavailable,
             "heldout": {d: len(b["indices"]) for d, b in directions.items()},
             "baselines": {"identity": identity},
+            "reference_choice": "the target images of the held-out pairs, per direction",
         }
         return state, report
 

@@ -26,8 +26,10 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from ganforge.core.images import unfit_images
 from ganforge.core.io import sha256_file
 from ganforge.metrics.classifier import DomainCNN, to_input
+from ganforge.metrics.resize import ResizeFilter, check_filter, resize_images
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
+INCEPTION_SIZE = 299  # the resolution Inception-v3 takes
 INCEPTION_SHA256_PREFIX = "6726825d"  # torch.hub's convention: the file name carries it
 WEIGHTS_ENV = "GANFORGE_INCEPTION_WEIGHTS"
 
@@ -180,8 +182,9 @@ def _local_weights(state: dict[str, torch.Tensor]) -> Iterator[None]:
 
 class InceptionExtractor:
     """FID Inception-v3: pool3 features and softmax over its 1008 logits. Images are taken as
-    uint8, grayscale tiled to 3 channels, scaled to [0, 1]; pytorch-fid resizes them to 299
-    (bilinear) and normalises them to [-1, 1] as its TF original does."""
+    uint8, grayscale tiled to 3 channels, scaled to [0, 1], resized to 299 with the `resize`
+    filter (`clean`: antialiased bicubic, as PIL; `legacy`: pytorch-fid's own bilinear) and
+    normalised to [-1, 1] as its TF original does."""
 
     name = "inception"
 
@@ -193,16 +196,17 @@ class InceptionExtractor:
         path: Path | None = None,
         sha256: str = "",
         route: Route | None = None,
+        resize: ResizeFilter = "clean",
     ) -> None:
         from pytorch_fid.inception import InceptionV3
 
-        self.path, self.sha256 = path, sha256
+        self.path, self.sha256, self.resize = path, sha256, check_filter(resize)
         self.route = route or extraction_route(device)
         with _local_weights(state):
             self.net = (
                 InceptionV3(
                     [InceptionV3.BLOCK_INDEX_BY_DIM[2048]],
-                    resize_input=True,
+                    resize_input=resize == "legacy",
                     normalize_input=True,
                     use_fid_inception=True,
                 )
@@ -224,6 +228,8 @@ class InceptionExtractor:
             x = batch.to(self.device).float().div(255.0)
             if x.shape[1] == 1:
                 x = x.expand(-1, 3, -1, -1)
+            if self.resize == "clean":
+                x = resize_images(x, INCEPTION_SIZE, "clean")
             with self.route.autocast(self.device):
                 pool = self.net(self.route.input(x))[0].flatten(1).float()
             feats.append(pool.cpu())
@@ -246,6 +252,7 @@ def load_inception(
     verify: bool = True,
     device: str = "cpu",
     route: Route | None = None,
+    resize: ResizeFilter = "clean",
 ) -> InceptionExtractor | Unavailable:
     """The Inception extractor, or Unavailable with the reason (missing, unverifiable or
     undownloadable weights). With `download`, a missing hub-cache file is fetched from
@@ -275,6 +282,6 @@ def load_inception(
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        return InceptionExtractor(state, device, path=path, sha256=digest, route=route)
+        return InceptionExtractor(state, device, path=path, sha256=digest, route=route, resize=resize)
     except Exception as exc:  # a damaged or foreign file
         return Unavailable("inception", f"{path} could not be loaded as Inception weights ({exc})")

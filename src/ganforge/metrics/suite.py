@@ -12,12 +12,15 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ganforge.core.errors import DataError
 from ganforge.metrics.features import Features
 from ganforge.metrics.frechet import FeatureStats, feature_stats, frechet_from_stats
+from ganforge.metrics.frechet_infinity import frechet_infinity
 from ganforge.metrics.inception_score import inception_score
 from ganforge.metrics.kid import kernel_inception_distance
 from ganforge.metrics.manifold import knn_radii, manifold_scores
 from ganforge.metrics.modes import circle_scores, class_coverage, conditional_accuracy, mixture_modes
+from ganforge.metrics.resize import ResizeFilter, check_filter
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,9 @@ class EvalConfig:
     """How samples are scored. `real_count` real examples form each reference.
     `extraction_precision` "auto" extracts features in bf16 where that is fast (see
     `ganforge.metrics.features.Route`); "fp32" keeps fp32. `threads` is how many CPU threads
-    a run's scoring computes on (0: every core; part of what the scores are, to the last bit)."""
+    a run's scoring computes on (0: every core; part of what the scores are, to the last bit).
+    `inception_resize` is how images reach Inception's 299×299 (`ganforge.metrics.resize`):
+    `clean` by default, since the legacy bilinear filter aliases and moves FID by itself."""
 
     real_count: int = 5000
     kid_subsets: int = 100
@@ -36,6 +41,7 @@ class EvalConfig:
     mode_threshold: float = 3.0
     inception_weights: str | None = None
     inception_download: bool = True
+    inception_resize: ResizeFilter = "clean"
     device: str = "auto"
     extraction_precision: Literal["auto", "fp32"] = "auto"
     threads: int = 0
@@ -44,6 +50,7 @@ class EvalConfig:
         for name in ("real_count", "kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_filter(self.inception_resize)
         if self.threads < 0:
             raise ValueError(f"threads must be 0 or more, got {self.threads}")
         if self.mode_threshold <= 0:
@@ -103,8 +110,9 @@ def _finite(value: float) -> float | None:
 
 
 def feature_scores(ref: Reference, fake: Features, cfg: EvalConfig, seed: int = 0) -> dict[str, Any]:
-    """Fréchet distance, KID, precision/recall and density/coverage on one extractor's features,
-    and, for classifiers, the Inception Score and class coverage of the predictions."""
+    """Fréchet distance (and FD∞, extrapolated to infinitely many samples, with its fit), KID,
+    precision/recall and density/coverage on one extractor's features, and, for classifiers,
+    the Inception Score and class coverage of the predictions."""
     fake_stats = feature_stats(fake.features)
     kid_mean, kid_std = kernel_inception_distance(
         ref.features, fake.features, cfg.kid_subsets, cfg.kid_subset_size, seed
@@ -115,6 +123,10 @@ def feature_scores(ref: Reference, fake: Features, cfg: EvalConfig, seed: int = 
         "kid_std": _finite(kid_std),
         **manifold_scores(ref.features, fake.features, cfg.pr_k, cfg.dc_k, ref.radii),
     }
+    try:
+        scores.update(frechet_infinity(ref.stats, fake.features, seed=seed).to_dict())
+    except DataError:  # too few samples for five subset sizes
+        scores["fd_inf"] = None
     if fake.log_probs is not None:
         inception = inception_score(fake.log_probs, cfg.is_splits)
         scores.update(
