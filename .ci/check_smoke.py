@@ -13,11 +13,12 @@ run = params["run"]
 expected = [Path(f"data/prepared/{d}.json") for d in [*run["datasets"], *run["derived"]]]
 expected += [Path(f"reports/evaluators/{d}.json") for d in [*run["evaluators"], *run["cross_evaluators"]]]
 expected += [Path("reports/comparison.json"), Path("reports/comparison.md"), Path("reports/report.md")]
-expected += [Path("reports/scores.json"), Path("mlflow.db")]
+expected += [Path("reports/scores.json"), Path("reports/scores.protocol.json"), Path("mlflow.db")]
 for variant in run["variants"]:
     for seed in run["seeds"]:
         expected += [
             Path(f"data/models/{variant}/{seed}/generator.pt"),
+            Path(f"reports/validation/{variant}/{seed}.csv"),
             Path(f"data/samples/{variant}/{seed}.pt"),
             Path(f"reports/curves/{variant}/{seed}.csv"),
             Path(f"reports/metrics/{variant}/{seed}.json"),
@@ -60,6 +61,19 @@ for variant in run["variants"]:
                     value = value.get(part) if isinstance(value, dict) else None
                 if not isinstance(value, (int, float)):
                     problems.append(f"{variant}/{seed}/{which}: {key} missing")
+        # Scores during training, the best checkpoint scored beside the final one, and a protocol
+        # stamp on every generator's scores (translation systems are not scored during training).
+        translation = any("a2b" in s or "b2a" in s for s in metrics["generators"].values())
+        training = json.loads(Path(f"data/models/{variant}/{seed}/train.json").read_text())
+        if not translation:
+            points = (training.get("validation") or {}).get("points", 0)
+            if points < 4:
+                problems.append(f"{variant}/{seed}: {points} scores during training, expected 4 or more")
+            if not Path(f"data/models/{variant}/{seed}/best.pt").is_file() or "best" not in metrics["generators"]:
+                problems.append(f"{variant}/{seed}: no best checkpoint scored")
+        for which in metrics["generators"]:
+            if not (metrics.get("protocol") or {}).get(which):
+                problems.append(f"{variant}/{seed}/{which}: no protocol stamp")
 if problems:
     sys.exit("smoke profile: missing scores:\n" + "\n".join(problems))
 for name in [*run["datasets"], *run["derived"]]:

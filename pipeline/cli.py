@@ -194,12 +194,20 @@ RunSeedOpt = Annotated[
     int | None, typer.Option("--run-seed", help="Which run of the variant (default: its first).")
 ]
 GeneratorOpt = Annotated[str, typer.Option("--generator", help="ema (default, where there is one) or raw.")]
+CheckpointOpt = Annotated[
+    str,
+    typer.Option(
+        "--checkpoint",
+        help="final (default: the last step's generators) or best (the step with the best "
+        "validation score, for runs scored during training).",
+    ),
+]
 
 
-def open_model(project: Path, name: str, run_seed: int | None) -> Any:
+def open_model(project: Path, name: str, run_seed: int | None, checkpoint: str = "final") -> Any:
     from ganforge.serving.catalog import open_catalog
 
-    return open_catalog(project.resolve()).get(name, run_seed)
+    return open_catalog(project.resolve(), checkpoint=checkpoint).get(name, run_seed)
 
 
 def latent_seeds(seeds: str | None, n: int | None, base_seed: int) -> list[int]:
@@ -233,13 +241,14 @@ def generate_cmd(
     ] = None,
     generator: GeneratorOpt = "ema",
     batch_size: Annotated[int, typer.Option(help="Latents per forward pass.")] = 64,
+    checkpoint: CheckpointOpt = "final",
     project: ProjectOpt = Path(),
 ) -> None:
     """One output per latent seed (seed0000.png …, or one .npz) and a generate.json sidecar."""
     from ganforge.serving.tools import generate_files, project_commit
 
     chosen = latent_seeds(seeds, n, base_seed)
-    served = open_model(project, model, run_seed)
+    served = open_model(project, model, run_seed, checkpoint)
     meta = generate_files(
         served, chosen, out, fmt, served.class_index(label) if served.conditional or label else None,
         truncation, generator, batch_size, project_commit(project), progress=True,
@@ -258,12 +267,13 @@ def translate_cmd(
     direction: Annotated[str | None, typer.Option(help="a2b or b2a (default: the model's first).")] = None,
     run_seed: RunSeedOpt = None,
     generator: GeneratorOpt = "ema",
+    checkpoint: CheckpointOpt = "final",
     project: ProjectOpt = Path(),
 ) -> None:
     """Translate every image of a folder (PNG out, the model's size) with a translate.json sidecar."""
     from ganforge.serving.tools import project_commit, translate_folder
 
-    served = open_model(project, model, run_seed)
+    served = open_model(project, model, run_seed, checkpoint)
     meta = translate_folder(served, in_dir, out_dir, direction, generator, commit=project_commit(project))
     typer.echo(
         f"translated {meta['inputs']} images ({meta['direction']}) with {meta['variant']} into {out_dir}"
@@ -282,13 +292,14 @@ def interpolate_cmd(
     label: Annotated[str | None, typer.Option("--class", help="Class (conditional models).")] = None,
     truncation: Annotated[float, typer.Option(help="ψ in [0, 1].")] = 1.0,
     generator: GeneratorOpt = "ema",
+    checkpoint: CheckpointOpt = "final",
     project: ProjectOpt = Path(),
 ) -> None:
     """A strip through several seeds, or the analogy grid a : b :: c : c + (b − a)."""
     from ganforge.serving.files import parse_seeds
     from ganforge.serving.tools import interpolation_image, write_png
 
-    served = open_model(project, model, run_seed)
+    served = open_model(project, model, run_seed, checkpoint)
     label_index = served.class_index(label) if served.conditional or label else None
     images, per_row = interpolation_image(
         served, parse_seeds(seeds, 16), steps, mode, label_index, truncation, generator
@@ -308,13 +319,14 @@ def atvec_cmd(
     scale: Annotated[float, typer.Option(help="How far to move along the vector.")] = 1.0,
     seeds: Annotated[str, typer.Option(help="Seeds shown in the strip.")] = "0-5",
     run_seed: RunSeedOpt = None,
+    checkpoint: CheckpointOpt = "final",
     project: ProjectOpt = Path(),
 ) -> None:
     """Build an attribute vector with the dataset's domain classifier, apply it, say how well it works."""
     from ganforge.serving.files import parse_seeds
     from ganforge.serving.tools import atvec_files
 
-    served = open_model(project, model, run_seed)
+    served = open_model(project, model, run_seed, checkpoint)
     vec, scales = atvec_files(project.resolve(), served, label, out, samples, scale, parse_seeds(seeds, 32))
     typer.echo(
         f"{vec.label!r} vector of {served.name} run {served.seed}: the classifier says {vec.label!r} "
@@ -329,6 +341,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.", envvar="GANFORGE_PORT")] = 8000,
     project: ProjectOpt = Path(),
+    checkpoint: CheckpointOpt = "final",
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="An origin allowed to call the API (repeatable).")
     ] = None,
@@ -343,6 +356,7 @@ def serve_cmd(
     """The HTTP API and the page at /, on the project's trained runs (API key: GANFORGE_API_KEY).
     Metrics at /metrics, one JSON access-log line per request on stdout; SIGTERM stops it
     gracefully (new requests 503, those in flight finish)."""
+    from ganforge.serving.catalog import check_checkpoint
     from ganforge.serving.server import check_port, check_project, serve
 
     check_project(project.resolve())
@@ -354,7 +368,7 @@ def serve_cmd(
 
     settings = ServeSettings.from_env(
         project=project.resolve(), max_count=max_count, cache_size=cache_size, workers=workers,
-        cors_origins=tuple(cors_origin or ()),
+        cors_origins=tuple(cors_origin or ()), checkpoint=check_checkpoint(checkpoint),
     )  # fmt: skip
     serve(create_app(settings), host, port, grace)
 

@@ -1,8 +1,8 @@
 """`evaluate <variant>`: draws what every seed's generators make for evaluation, as the
 variant's system decides (`data/samples/<variant>/<seed>.pt`), with its figures
 (`reports/samples/<variant>/<seed>/`, `figures.json` naming the main one), and scores it
-(raw and EMA generators): `reports/metrics/<variant>/<seed>.json`, each number labelled
-with the extractor that produced it.
+(raw and EMA generators, and the best checkpoint where training kept one):
+`reports/metrics/<variant>/<seed>.json`, each number labelled with the extractor that produced it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ganforge.sampling import SampleConfig
 from ganforge.systems.registry import get_system
 from ganforge.train.distributed import distributed_config
 from ganforge.train.parallel import run_each
-from ganforge.trained import load_trained, sample_run
+from ganforge.trained import load_trained, sample_run, with_best
 from ganforge.variants import Variant
 from ganforge.viz import preload_figures
 from pipeline.params import load_params, run_seeds
@@ -105,6 +105,9 @@ def evaluate_seed(job: SeedJob, seed: int) -> str:
         start = time.perf_counter()
         training = _training(job.root, job.name, seed)
         trained = load_trained(generator_path(job.root, job.name, seed))
+        best_path = generator_path(job.root, job.name, seed, "best")
+        if best_path.is_file():
+            with_best(trained, load_trained(best_path))
         payload = sample_run(
             trained,
             job.data,
@@ -117,7 +120,7 @@ def evaluate_seed(job: SeedJob, seed: int) -> str:
             job.variant,
             seed,
             job.report,
-            sampling_record(job.sample_cfg, payload),
+            sampling_record(job.sample_cfg, payload, trained.info.get("best")),
             job.evaluator.score(payload, seed),
             job.evaluator.baselines(),
             training,

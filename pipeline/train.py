@@ -1,11 +1,13 @@
 """`train <variant>`: every seed of run.seeds (or one, `--seed N`), one process for all.
 
-Outputs (DVC outs): `data/models/<variant>/<seed>/` (generator.pt with the EMA copies,
-checkpoint.pt, train.json) and `reports/curves/<variant>/<seed>.csv`. Each seed's working
-checkpoint lives in `data/checkpoints/` (outside the outs, which DVC deletes before a re-run):
-an interrupted `dvc repro` resumes each seed where it stopped, and a seed that had finished
-is only written out again (its checkpoint is at its last step), so caching and resume stay
-per seed while a variant pays the process start-up once. With `tracking.live`, each run also
+Outputs (DVC outs): `data/models/<variant>/<seed>/` (generator.pt with the EMA copies, best.pt
+where it was scored during training, checkpoint.pt, train.json),
+`reports/curves/<variant>/<seed>.csv` and `reports/validation/<variant>/<seed>.csv` (the scores
+during training, for `dvc plots`). Each seed's working checkpoint lives in `data/checkpoints/`
+(outside the outs, which DVC deletes before a re-run): an interrupted `dvc repro` resumes each
+seed where it stopped, and a seed that had finished is only written out again (its checkpoint
+is at its last step), so caching and resume stay per seed while a variant pays the process
+start-up once. With `tracking.live`, each run also
 logs to MLflow as it goes (the track stage mirrors every run into MLflow either way).
 
 With `distributed.nproc_per_node` × `distributed.nnodes` above 1, the stage starts itself again
@@ -28,7 +30,16 @@ import typer
 from ganforge.core.device import resolve_placement
 from ganforge.core.errors import ConfigError, GanforgeError
 from ganforge.data.prepared import PreparedDataset, load_prepared
-from ganforge.layout import CHECKPOINT_DIR, PREPARED_DIR, checkpoint_path, curves_path, model_dir
+from ganforge.evaluation.base import Evaluator
+from ganforge.layout import (
+    CHECKPOINT_DIR,
+    EVALUATORS_DIR,
+    PREPARED_DIR,
+    checkpoint_path,
+    curves_path,
+    model_dir,
+    validation_path,
+)
 from ganforge.runner import RunPaths, run_fingerprint, train_run
 from ganforge.tracking import NullTracker, Tracker
 from ganforge.train.distributed import (
@@ -82,6 +93,7 @@ def train_variant(name: str, root: Path, seed: int | None = None) -> list[str]:
     options = distributed_config(params)
     variant = load_variant(root, name)
     data = load_prepared(root / PREPARED_DIR, variant.dataset)
+    evaluator = validation_evaluator(variant, params, root)
     if options.world_size == 1:
         if options.seed_processes > 1 and len(seeds) > 1 and variant.train.threads == 0:
             raise ConfigError(
@@ -91,7 +103,8 @@ def train_variant(name: str, root: Path, seed: int | None = None) -> list[str]:
         processes = options.seed_processes
         if processes > 1:
             preload_training()
-        return run_each(functools.partial(train, variant, data=data, root=root), seeds, processes)
+        job = functools.partial(train, variant, data=data, root=root, evaluator=evaluator)
+        return run_each(job, seeds, processes)
     cfg = variant.train
     device = resolve_placement(cfg.device, cfg.amp, cfg.channels_last, convolutional=False).device
     if not launched():
@@ -99,7 +112,7 @@ def train_variant(name: str, root: Path, seed: int | None = None) -> list[str]:
         return launch(options, name, seeds, seed, root)
     with process_group(options, device) as group:
         for s in seeds:
-            train(variant, s, data, root, group)
+            train(variant, s, data, root, group, evaluator)
     return []  # the launcher reports, from what rank 0 wrote
 
 
@@ -133,7 +146,24 @@ def summary_line(name: str, summary: dict[str, Any]) -> str:
     )
 
 
-def train(variant: Variant, seed: int, data: PreparedDataset, root: Path, group: Group | None = None) -> str:
+def validation_evaluator(variant: Variant, params: dict[str, Any], root: Path) -> Evaluator | None:
+    """The dataset's evaluator, for the scores during training (None when eval_every is 0)."""
+    if not variant.train.eval_every:
+        return None
+    from ganforge.evaluation.evaluator import load_evaluator
+    from pipeline.scoring import settings
+
+    return load_evaluator(root / EVALUATORS_DIR / variant.dataset, settings(params))
+
+
+def train(
+    variant: Variant,
+    seed: int,
+    data: PreparedDataset,
+    root: Path,
+    group: Group | None = None,
+    evaluator: Evaluator | None = None,
+) -> str:
     """Train (or resume) one run; return a one-line summary (empty on ranks other than 0)."""
     name = variant.name
     paths = RunPaths(
@@ -141,12 +171,20 @@ def train(variant: Variant, seed: int, data: PreparedDataset, root: Path, group:
         grids=root / CHECKPOINT_DIR / name / f"{seed}-grids",
         out_dir=model_dir(root, name, seed),
         curves=curves_path(root, name, seed),
+        validation=validation_path(root, name, seed),
     )
     main = group is None or group.main
     tracker = live_tracker(variant, seed, data, paths, root) if variant.live and main else NullTracker()
     try:
         summary = train_run(
-            variant, seed, data, paths, tracker, say=lambda m: typer.echo(m, err=True), group=group
+            variant,
+            seed,
+            data,
+            paths,
+            tracker,
+            say=lambda m: typer.echo(m, err=True),
+            group=group,
+            evaluator=evaluator,
         )
     except BaseException:
         tracker.close("KILLED")

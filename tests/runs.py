@@ -71,7 +71,7 @@ def tiny_variant(name: str, **train: object) -> tuple[Variant, PreparedDataset]:
     data = tiny_dataset(FULL["datasets"][spec["dataset"]]["source"])
     if "system" in spec and spec["system"].get("kind") == "semi_supervised":
         spec["system"] = {**spec["system"], "labelled": 20, "baseline_steps": 3}
-    overrides = {"steps": 3, "batch_size": 4, "log_every": 1, "device": "cpu", **train}
+    overrides = {"steps": 3, "batch_size": 4, "log_every": 1, "device": "cpu", "eval_every": 0, **train}
     variant = resolve_variant(name, spec, {**FULL["train"], **overrides}, "")
     return replace(variant, train=replace(variant.train, **overrides)), data
 

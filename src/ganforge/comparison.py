@@ -27,6 +27,19 @@ def raw_values(results: Sequence[Mapping[str, Any]], key: str) -> list[float]:
     return [v for r in results if (v := lookup(r["generators"].get("raw") or {}, key)) is not None]
 
 
+def best_values(results: Sequence[Mapping[str, Any]], key: str) -> list[float]:
+    """A generator score of the best checkpoints (selected on the validation sample)."""
+    return [v for r in results if (v := lookup(r["generators"].get("best") or {}, key)) is not None]
+
+
+def best_step(result: Mapping[str, Any]) -> int | None:
+    """The step of a run's best checkpoint (None: it kept none)."""
+    if "best" not in result["generators"]:
+        return None
+    step = (((result.get("training") or {}).get("validation") or {}).get("best") or {}).get("step")
+    return int(step) if step is not None else None
+
+
 def arm_values(results: Sequence[Mapping[str, Any]], generator: str, key: str) -> list[float]:
     return [v for r in results if (v := run_value(r, generator, key)) is not None]
 
@@ -55,6 +68,9 @@ def compare(
             "baselines": first.get("baselines") or {},
             "metrics": {},
         }
+        entry["best_steps"] = {
+            v: steps for v in names if (steps := [b for r in results[v] if (b := best_step(r)) is not None])
+        }
         entry["protocol"] = {v: generator_stamps(results[v][0], entry["generators"][v]) for v in names}
         entry["protocol_warnings"] = table_warnings(entry["protocol"]) + [
             f"{v}, across seeds: {line}"
@@ -74,6 +90,9 @@ def compare(
             if metric.headline:  # the raw generator beside the EMA one, never only one of them
                 raw = {v: raw_values(results[v], metric.key) for v in arms}
                 block["summary_raw"] = {v: to_dict(summarize(vals)) for v, vals in raw.items() if vals}
+                best = {v: best_values(results[v], metric.key) for v in arms}
+                if any(best.values()):  # the best checkpoints, where training kept them
+                    block["summary_best"] = {v: to_dict(summarize(vals)) for v, vals in best.items() if vals}
             if metric.higher_is_better is not None:
                 if len(arms) > 1:
                     block["pairwise"] = {
@@ -111,7 +130,8 @@ def _ema_effect(
 def headlines(comparison: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """The compact metrics DVC shows: per variant, the mean over seeds of each headline score
     of its EMA generator (the raw one where it has none), the 95% interval of its dataset's
-    primary score (`<short>_low`, `_high`) and the raw generator's mean of it (`<short>_raw`)."""
+    primary score (`<short>_low`, `_high`), the raw generator's mean of it (`<short>_raw`) and
+    the best checkpoint's (`<short>_best`, where training kept one)."""
     out: dict[str, dict[str, float]] = {}
     for entry in comparison["datasets"].values():
         primary = primary_metric(entry)
@@ -132,6 +152,9 @@ def headlines(comparison: Mapping[str, Any]) -> dict[str, dict[str, float]]:
                     and "ema" in entry.get("generators", {}).get(variant, "")
                 ):
                     row[f"{metric.short}_raw"] = _rounded(raw["mean"])
+                best = block.get("summary_best", {}).get(variant)
+                if key == primary and best is not None:
+                    row[f"{metric.short}_best"] = _rounded(best["mean"])
     return out
 
 

@@ -92,6 +92,13 @@ def mode_collapse(scores: Mapping[str, Any], recall_below: float = 0.1) -> Flag 
     return None
 
 
+def live_flags(curves: Mapping[str, Sequence[float]], probabilities: bool = True) -> list[Flag]:
+    """The flags the curves alone can raise, on the curves so far (the trainer says each the
+    first time it appears); mode collapse needs the final scores."""
+    found = [discriminator_overpowering(curves, probabilities), non_convergence(curves)]
+    return [f for f in found if f is not None]
+
+
 def diagnose(
     curves: Mapping[str, Sequence[float]], scores: Mapping[str, Any], probabilities: bool = True
 ) -> list[Flag]:

@@ -13,6 +13,7 @@ CHECKPOINT_DIR = Path("data/checkpoints")
 SAMPLES_DIR = Path("data/samples")
 EVALUATORS_DIR = Path("data/evaluators")
 CURVES_DIR = Path("reports/curves")
+VALIDATION_DIR = Path("reports/validation")  # scores during training, a CSV per run (dvc plots)
 FIGURES_DIR = Path("reports/samples")
 METRICS_DIR = Path("reports/metrics")
 EVALUATOR_REPORTS = Path("reports/evaluators")
@@ -24,6 +25,8 @@ REPORT = Path("reports/report.md")
 REPORT_FIGURES = Path("reports/figures")
 EVALUATOR_REPORT_FILE = "report.json"
 GENERATOR_FILE = "generator.pt"  # a run's generators, in its model folder
+BEST_GENERATOR_FILE = "best.pt"  # its generators at the step with the best validation score
+CHECKPOINT_CHOICES = {"final": GENERATOR_FILE, "best": BEST_GENERATOR_FILE}
 
 
 def config_path(root: Path, variant: str) -> Path:
@@ -34,8 +37,9 @@ def model_dir(root: Path, variant: str, seed: int) -> Path:
     return root / MODELS_DIR / variant / str(seed)
 
 
-def generator_path(root: Path, variant: str, seed: int) -> Path:
-    return model_dir(root, variant, seed) / GENERATOR_FILE
+def generator_path(root: Path, variant: str, seed: int, checkpoint: str = "final") -> Path:
+    """A run's generator file: its last step's ("final") or its best validation step's ("best")."""
+    return model_dir(root, variant, seed) / CHECKPOINT_CHOICES[checkpoint]
 
 
 def checkpoint_path(root: Path, variant: str, seed: int) -> Path:
@@ -45,6 +49,10 @@ def checkpoint_path(root: Path, variant: str, seed: int) -> Path:
 
 def curves_path(root: Path, variant: str, seed: int) -> Path:
     return root / CURVES_DIR / variant / f"{seed}.csv"
+
+
+def validation_path(root: Path, variant: str, seed: int) -> Path:
+    return root / VALIDATION_DIR / variant / f"{seed}.csv"
 
 
 def metrics_path(root: Path, variant: str, seed: int) -> Path:

@@ -230,7 +230,12 @@ def training_record(
         record="run",
         key=str(training["fingerprint"]),
         name=f"{variant['name']}-{seed}",
-        tags={**tags, **protocol_tags(metrics), FINGERPRINT_TAG: str(training["fingerprint"])},
+        tags={
+            **tags,
+            **protocol_tags(metrics),
+            **training_tags(training),
+            FINGERPRINT_TAG: str(training["fingerprint"]),
+        },
         params={**variant, "seed": seed},
         scores=scores,
         step=int(training.get("steps") or 0),
@@ -240,6 +245,23 @@ def training_record(
         end_ms=unix_ms(training["finished"]) if training.get("finished") else None,
         dataset=dataset,
     )
+
+
+def training_tags(training: Mapping[str, Any]) -> dict[str, str]:
+    """What training said of itself: the best validation step, an early stop and why, and the
+    failure modes flagged as they happened."""
+    out: dict[str, str] = {}
+    validation = training.get("validation") or {}
+    if validation.get("best", {}).get("step") is not None:
+        best = validation["best"]
+        out["best_checkpoint"] = f"step {best['step']}: {validation.get('selects')} {best['value']:.6g}"
+    if validation.get("stopped"):
+        out["stopped_early"] = f"step {validation['stopped']['step']}: {validation['stopped']['reason']}"
+    if training.get("warnings"):
+        out["warnings"] = "; ".join(
+            f"step {w['step']}: {w['kind']} ({w['message']})" for w in training["warnings"]
+        )
+    return out
 
 
 def protocol_tags(metrics: Mapping[str, Any]) -> dict[str, str]:

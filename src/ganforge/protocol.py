@@ -64,6 +64,12 @@ def stamps(
         rule = {"generator": generator, "truncation": _truncation(sampling)}
         if "mode" in sampling:
             rule["mode"] = sampling["mode"]
+        if generator == "best" and sampling.get("best"):
+            best = sampling["best"]
+            rule["selected"] = (
+                f"{best.get('copy')} copy at step {best.get('steps')}, best {best.get('metric')} on the "
+                f"{best.get('on', 'validation sample')}"
+            )
         out[generator] = {
             key: {
                 **report["protocol"],

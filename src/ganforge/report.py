@@ -16,8 +16,8 @@ import pandas as pd
 
 from ganforge.comparison import arm_values, fmt, primary_metric, protocol_lines, run_value
 from ganforge.diagnostics import diagnose
-from ganforge.scores import METRIC_BY_KEY, METRICS, lookup
-from ganforge.viz import save_curves, save_side_by_side, save_strips
+from ganforge.scores import METRIC_BY_KEY, METRICS, PRIMARY, lookup
+from ganforge.viz import save_curves, save_score_curves, save_side_by_side, save_strips
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,8 @@ def leaderboard(entry: Mapping[str, Any]) -> pd.DataFrame:
     rows = []
     raw_label = f"{block['label']}, raw generator"
     for variant, s in block["summary"].items():
-        row = {"variant": variant, "n": s["n"], f"{block['label']}, EMA (mean, 95% CI)": _with_ci(s)}
+        row = {"variant": variant, "checkpoint": "final", "n": s["n"]}
+        row[f"{block['label']}, EMA (mean, 95% CI)"] = _with_ci(s)
         raw = block.get("summary_raw", {}).get(variant)
         row[raw_label] = (
             _with_ci(raw) if raw is not None and entry.get("generators", {}).get(variant) == "ema" else "–"
@@ -113,17 +114,72 @@ def leaderboard(entry: Mapping[str, Any]) -> pd.DataFrame:
         for other in others:
             o = entry["metrics"][other]["summary"].get(variant)
             row[entry["metrics"][other]["label"]] = fmt(o["mean"]) if o else "–"
-        rows.append((s["mean"], row))
+        rows.append((s["mean"], row, best_row(entry, variant, key, others, row)))
     rows.sort(key=lambda r: r[0], reverse=bool(block["higher_is_better"]))
-    ranked = [{"rank": str(i + 1), **row} for i, (_, row) in enumerate(rows)]
+    ranked = []
+    for i, (_, row, best) in enumerate(rows):
+        ranked.append({"rank": str(i + 1), **row})
+        if best is not None:
+            ranked.append(best)
     for name, scores in entry.get("baselines", {}).items():
-        row = {"rank": "–", "variant": f"*{name}* (baseline)", "n": "–"}
+        row = {"rank": "–", "variant": f"*{name}* (baseline)", "checkpoint": "–", "n": "–"}
         row[f"{block['label']}, EMA (mean, 95% CI)"] = fmt(lookup(scores, key))
         row[raw_label] = "–"
         for other in others:
             row[entry["metrics"][other]["label"]] = fmt(lookup(scores, other))
         ranked.append(row)
     return pd.DataFrame(ranked)
+
+
+def best_row(
+    entry: Mapping[str, Any], variant: str, key: str, others: list[str], final: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The leaderboard row of a variant's best checkpoints (None where training kept none):
+    the same columns as its final row, scores of the copy the final row shows."""
+    block = entry["metrics"][key]
+    best = block.get("summary_best", {}).get(variant)
+    if best is None:
+        return None
+    steps = entry.get("best_steps", {}).get(variant, [])
+    row = {k: "–" for k in final}
+    row.update({"rank": "", "variant": variant, "checkpoint": f"best (steps {'/'.join(map(str, steps))})"})
+    row["n"] = best["n"]
+    row[f"{block['label']}, EMA (mean, 95% CI)"] = _with_ci(best)
+    for other in others:
+        o = entry["metrics"][other].get("summary_best", {}).get(variant)
+        row[entry["metrics"][other]["label"]] = fmt(o["mean"]) if o else "–"
+    return row
+
+
+def best_lines(entry: Mapping[str, Any]) -> list[str]:
+    """What the best rows are, and for which variants best and final differ (by the primary
+    score's interval: their means outside each other's 95% CI)."""
+    key = primary_metric(entry)
+    if key is None or not entry["metrics"][key].get("summary_best"):
+        return []
+    block = entry["metrics"][key]
+    differ = []
+    for variant, best in block["summary_best"].items():
+        final = block["summary"].get(variant)
+        if final is None or best["ci_low"] is None or final["ci_low"] is None:
+            continue
+        apart = not (best["ci_low"] <= final["mean"] <= best["ci_high"]) and not (
+            final["ci_low"] <= best["mean"] <= final["ci_high"]
+        )
+        if apart:
+            better = (best["mean"] > final["mean"]) == bool(block["higher_is_better"])
+            winner = "best" if better else "final"
+            differ.append(f"`{variant}` ({winner} better: {fmt(best['mean'])} vs {fmt(final['mean'])})")
+    lines = [
+        "*best*: each seed's generators at the step where the validation score "
+        f"({block['label']}) was best; they are selected on the validation sample, drawn from latents "
+        "of their own, and scored here on the test sample like the final ones.",
+    ]
+    if differ:
+        lines.append(f"Best and final differ beyond their intervals for {', '.join(differ)}.")
+    else:
+        lines.append("Best and final agree within their intervals for every variant here.")
+    return [" ".join(lines), ""]
 
 
 def verdicts(entry: Mapping[str, Any]) -> pd.DataFrame:
@@ -232,7 +288,7 @@ def build_report(inputs: ReportInputs, figures: Path) -> str:
             lines += [f"> Stand-in: `{dataset}` (for `{entry.get('stand_in_for')}`).", ""]
         board = leaderboard(entry)
         if not board.empty:
-            lines += ["### Leaderboard", "", board.to_markdown(index=False), ""]
+            lines += ["### Leaderboard", "", board.to_markdown(index=False), "", *best_lines(entry)]
         table = verdicts(entry)
         if not table.empty:
             label = entry["metrics"][primary_metric(entry)]["label"]
@@ -275,12 +331,51 @@ def _figures(
     curves = {v: [read_curves(inputs.curves_dir / v / f"{s}.csv") for s in seeds] for v in names}
     plot = save_curves(curves, figures / f"curves_{dataset}.png", f"{dataset}: training curves")
     lines += ["### Training curves", "", f"![curves of {dataset}](figures/{plot.name})", ""]
+    lines += _score_curves(inputs, figures, dataset, names, seeds)
     shown = [m for m in METRICS if m.key in entry["metrics"] and m.higher_is_better is not None][:3]
     if shown:
         values = {m.label: {v: arm_values(inputs.results[v], "ema", m.key) for v in names} for m in shown}
         strips = save_strips(values, figures / f"scores_{dataset}.png", f"{dataset}: scores over seeds")
         lines += ["### Scores over seeds", "", f"![scores of {dataset}](figures/{strips.name})", ""]
     return lines
+
+
+def score_series(path: Path, key: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of one `score.*` column of a curves CSV (the rows that have it)."""
+    with path.open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get(key) not in (None, "")]
+    return [float(r["step"]) for r in rows], [float(r[key]) for r in rows]
+
+
+def _score_curves(
+    inputs: ReportInputs, figures: Path, dataset: str, names: list[str], seeds: list[int]
+) -> list[str]:
+    """The validation score against step of every variant scored during training."""
+    paths = {v: [inputs.curves_dir / v / f"{s}.csv" for s in seeds] for v in names}
+    header = set()
+    for files in paths.values():
+        if files and files[0].is_file():
+            with files[0].open(encoding="utf-8") as fh:
+                header |= set(next(csv.reader(fh), []))
+    key = next((k for k in PRIMARY if f"score.{k}" in header), None)
+    if key is None:
+        return []
+    column = f"score.{key}"
+    curves = {v: [score_series(f, column) for f in files if f.is_file()] for v, files in paths.items()}
+    curves = {v: runs for v, runs in curves.items() if any(steps for steps, _ in runs)}
+    label = METRIC_BY_KEY[key].label
+    plot = save_score_curves(
+        curves, figures / f"validation_{dataset}.png", f"{dataset}: {label} on the validation sample", label
+    )
+    return [
+        "### Scores during training",
+        "",
+        f"{label} of the EMA generator on each run's validation sample (its own latents, never the test "
+        f"sample's), every `train.eval_every` steps; the best checkpoint is the step where it was best.",
+        "",
+        f"![validation scores of {dataset}](figures/{plot.name})",
+        "",
+    ]
 
 
 def _diagnostics(inputs: ReportInputs, names: list[str], seeds: list[int]) -> list[str]:

@@ -1,6 +1,7 @@
 """One training run of a variant, end to end: check the data, choose the placement, let the
 variant's system build itself, train (resuming from the working checkpoint), and write the
-run's outputs: the generators, a copy of the checkpoint, `train.json` and the curves CSV."""
+run's outputs: the generators (the last step's, and the best validation step's when it is
+scored during training), a copy of the checkpoint, `train.json` and the curves CSV."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from ganforge.core.errors import DataError
 from ganforge.core.io import atomic_dir, atomic_path, utc_iso, write_json
 from ganforge.core.seeds import RunRandom
 from ganforge.data.prepared import PreparedDataset
-from ganforge.layout import GENERATOR_FILE
+from ganforge.evaluation.base import Evaluator
+from ganforge.evaluation.validation import Validator, selection_for, unsupported
+from ganforge.layout import BEST_GENERATOR_FILE, GENERATOR_FILE
 from ganforge.nets.registry import arch_is_convolutional
 from ganforge.sampling import SampleConfig
 from ganforge.systems.kind import Built, RunContext, RunSetup, SystemKind
@@ -34,6 +37,7 @@ from ganforge.train.contract import AdversarialSystem
 from ganforge.train.distributed import Group
 from ganforge.train.loop import Hooks, Trainer, TrainResult
 from ganforge.train.progress import Progress
+from ganforge.train.selection import Selection
 from ganforge.train.standing import batch_norms, recompute_batch_norm
 from ganforge.trained import save_trained
 from ganforge.variants import Variant, check_train_options
@@ -44,12 +48,16 @@ FIRST_COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake")
 @dataclass(frozen=True)
 class RunPaths:
     """Where a run writes: its working checkpoint and training grids (outside DVC's outputs,
-    which DVC deletes before a re-run), its output folder and its curves CSV."""
+    which DVC deletes before a re-run), its output folder, its curves CSV and (optionally) its
+    validation-score CSV."""
 
     checkpoint: Path
     grids: Path
     out_dir: Path
     curves: Path
+    validation: Path | None = None
+    """The scores during training as their own CSV (step, `score` = the selecting metric,
+    then every score), for `dvc plots`; header only for a run that was not scored."""
 
 
 def run_fingerprint(variant: Variant, seed: int) -> str:
@@ -72,6 +80,26 @@ def write_curves(path: Path, history: list[dict[str, float]]) -> None:
     writer.writeheader()
     for row in history:
         writer.writerow({k: (int(v) if k == "step" else f"{v:.6g}") for k, v in row.items()})
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def write_validation(path: Path, selection: Selection | None) -> None:
+    """The validation scores by step: `score` is the metric that selects the best checkpoint
+    (so one `dvc plots` definition fits every dataset), then each score by its key."""
+    points = selection.points if selection is not None else []
+    keys = sorted({k for p in points for k in p} - {"step"})
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["step", "score", *keys])
+    for p in points:
+        assert selection is not None
+        row = [
+            int(p["step"]),
+            f"{p[selection.selects.key]:.6g}",
+            *(f"{p[k]:.6g}" if k in p else "" for k in keys),
+        ]
+        writer.writerow(row)
     with atomic_path(path) as tmp:
         tmp.write_text(buf.getvalue(), encoding="utf-8")
 
@@ -120,14 +148,17 @@ def train_run(
     tracker: Tracker | None = None,
     say: Callable[[str], None] = print,
     group: Group | None = None,
+    evaluator: Evaluator | None = None,
 ) -> dict[str, Any] | None:
     """Train (or resume) one run; return its summary (also written as train.json). With a
     tracker (other than the null one) the curves are logged as they come and grids of the
     generators every `grid_every` steps. With `group`, this process is one rank of a
     data-parallel run: rank 0 writes everything and returns the summary, the others None.
+    With `train.eval_every` and the dataset's `evaluator`, the run is scored during training
+    and its best generators are written beside the last (`ganforge.evaluation.validation`).
     The run computes on `train.threads` CPU threads (when set)."""
     with cpu_threads(variant.train.threads):
-        return _train_run(variant, seed, data, paths, tracker, say, group)
+        return _train_run(variant, seed, data, paths, tracker, say, group, evaluator)
 
 
 @dataclass
@@ -183,9 +214,11 @@ def hooks_for(
     paths: RunPaths,
     tracker: Tracker,
     say: Callable[[str], None],
+    validator: Validator | None = None,
 ) -> Hooks:
-    """What the trainer reports to: the tracker (curves, and grids every `grid_every` steps
-    when the tracker is a real one) and `say` for messages."""
+    """What the trainer reports to: the tracker (curves, `score.*` among them, and grids
+    every `grid_every` steps when the tracker is a real one), `say` for messages, and the
+    validator that scores the generators during training."""
     run = RunContext(variant, setup.built.spec, data)
     figure_cfg = SampleConfig()
 
@@ -199,7 +232,41 @@ def hooks_for(
     def on_log(step: int, row: dict[str, float]) -> None:
         tracker.log_metrics({k: v for k, v in row.items() if k != "step"}, step)
 
-    return Hooks(on_log, on_grid if tracker.run_id is not None else None, say)
+    return Hooks(on_log, on_grid if tracker.run_id is not None else None, say, validator)
+
+
+def validation_for(
+    setup: Setup,
+    variant: Variant,
+    seed: int,
+    data: PreparedDataset,
+    evaluator: Evaluator | None,
+    say: Callable[[str], None],
+) -> tuple[Validator | None, Selection | None]:
+    """The validator and the selection of a run scored during training (None, None when it
+    is not: `eval_every` 0, no evaluator, or a system without a validation sample of its
+    own). The untrained generators are scored once first, to learn the scores' names (so a
+    stop_when naming an unknown one is refused before any step)."""
+    if not variant.train.eval_every:
+        return None, None
+    run = RunContext(variant, setup.built.spec, data)
+    why = "no evaluator was given" if evaluator is None else unsupported(setup.kind, run)
+    if why:
+        say(f"{variant.name}: not scored during training: {why}")
+        return None, None
+    assert evaluator is not None
+    validator = Validator(evaluator, setup.kind, run, variant.train.eval_samples, seed)
+    nets = setup.built.system.averaged()
+    modes = {name: net.training for name, net in nets.items()}
+    try:
+        first = validator(0, {name: net.eval() for name, net in nets.items()})
+    finally:
+        for name, net in nets.items():
+            net.train(modes[name])
+    if not first:
+        say(f"{variant.name}: not scored during training: its evaluator has no score for it")
+        return None, None
+    return validator, selection_for(first, variant.train.stop_when, f"variants.{variant.name}.train")
 
 
 def summarise(
@@ -231,6 +298,14 @@ def summarise(
         "final": result.history[-1] if result.history else {},
         "run_scores": system.run_scores(result.ema or system.averaged()),
     }
+    summary["warnings"] = result.warnings
+    if result.selection is not None:
+        summary["validation"] = {
+            **result.selection.summary(),
+            "every": variant.train.eval_every,
+            "samples": variant.train.eval_samples,
+            "latents": "VALIDATION_SEED + seed (never the evaluation samples' EVAL_SEED + seed)",
+        }
     if len(result.processes) > 1:
         summary["processes_by_session"] = result.processes
         summary["bitwise_comparable"] = False  # resumed on another number of processes
@@ -267,9 +342,31 @@ def write_outputs(
     averaged = setup.built.system.averaged()
     with atomic_dir(paths.out_dir) as tmp:
         save_trained(tmp / GENERATOR_FILE, variant, setup.built.spec, averaged, result.ema, info)
+        if result.selection is not None and result.selection.best_nets:
+            save_best(tmp / BEST_GENERATOR_FILE, setup, variant, seed, result.selection, info)
         shutil.copy2(paths.checkpoint, tmp / "checkpoint.pt")
         write_json(tmp / "train.json", summary)
     write_curves(paths.curves, result.history)
+    if paths.validation is not None:
+        write_validation(paths.validation, result.selection)
+
+
+def save_best(
+    path: Path, setup: Setup, variant: Variant, seed: int, selection: Selection, info: dict[str, Any]
+) -> None:
+    """The generators of the best validation step, in the generator file's format, their EMA
+    copies given standing statistics as the final ones are."""
+    copies = {}
+    for which, states in selection.best_nets.items():
+        nets = setup.kind.generators(variant, setup.built.spec)
+        for name, state in states.items():
+            nets[name].load_state_dict(state)
+        copies[which] = {name: net.to(setup.placement.device) for name, net in nets.items()}
+    if "ema" in copies:
+        standing_statistics(setup.built.system, copies["ema"], variant.train, seed, setup.placement.device)
+    selected = {"metric": selection.selects.key, "value": selection.best_value, "on": "validation sample"}
+    best_info = {**info, "steps": selection.best_step, "checkpoint": "best", "selected": selected}
+    save_trained(path, variant, setup.built.spec, copies["raw"], copies.get("ema", {}), best_info)
 
 
 def _train_run(
@@ -280,6 +377,7 @@ def _train_run(
     tracker: Tracker | None,
     say: Callable[[str], None],
     group: Group | None,
+    evaluator: Evaluator | None = None,
 ) -> dict[str, Any] | None:
     session_start = time.perf_counter()
     tracker = tracker or NullTracker()
@@ -288,6 +386,7 @@ def _train_run(
     main = group is None or group.main
     fp = run_fingerprint(variant, seed)
     cfg = variant.train
+    validator, selection = validation_for(setup, variant, seed, data, evaluator, say)
     trainer = Trainer(
         setup.built.system,
         setup.built.sampler,
@@ -295,9 +394,10 @@ def _train_run(
         cfg,
         fp,
         paths.checkpoint,
-        hooks_for(setup, variant, seed, data, paths, tracker, say) if main else None,
+        hooks_for(setup, variant, seed, data, paths, tracker, say, validator) if main else None,
         Progress(cfg.steps, f"{variant.name}-{seed}") if main else None,
         group=group,
+        selection=selection,
     )
     result = trainer.fit()
     setup.built.system.unwrap_nets()

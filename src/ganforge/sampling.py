@@ -14,6 +14,7 @@ from ganforge.nets.base import Generator
 
 GRID_SEED = 20240601  # one fixed latent batch for every grid of every run
 EVAL_SEED = 7_000_000  # evaluation samples of run `seed` use latents seeded EVAL_SEED + seed
+VALIDATION_SEED = 8_000_000  # its in-training scores use VALIDATION_SEED + seed: never the same
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ganforge.variants import Variant, variant_from_json
 
 FORMAT_VERSION = 2
 WHICH = ("raw", "ema")
+BEST = "best"  # the copy of a run's best validation step, beside "raw" and "ema" when it has one
 
 
 def _cpu_state(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -92,6 +93,18 @@ def load_trained(path: Path, device: torch.device | str = "cpu") -> TrainedRun:
     return TrainedRun(variant, kind, dict(state["spec"]), nets, dict(state["info"]))
 
 
+def with_best(trained: TrainedRun, best: TrainedRun) -> TrainedRun:
+    """`trained` with the shown copy of its best checkpoint as a third set of generators,
+    "best" (sampled and scored beside "raw" and "ema"); `info["best"]` says which step."""
+    trained.nets[BEST] = best.nets[best.shown]
+    trained.info[BEST] = {
+        "steps": best.info.get("steps"),
+        "copy": best.shown,
+        **dict(best.info.get("selected") or {}),
+    }
+    return trained
+
+
 SAMPLES_FORMAT = 2
 
 
@@ -122,8 +135,9 @@ def sample_run(
     shown = trained.shown
     drawn: list[Path] = []
     for which in sorted(trained.nets, key=lambda w: w != shown):  # the shown copy first
-        label = "EMA generator" if which == "ema" else "generator"
-        title = f"{trained.variant.name} seed {seed} ({label}, step {trained.info.get('steps')})"
+        label = {"ema": "EMA generator", BEST: "best checkpoint"}.get(which, "generator")
+        step = (trained.info.get(BEST) or {}).get("steps") if which == BEST else trained.info.get("steps")
+        title = f"{trained.variant.name} seed {seed} ({label}, step {step})"
         suffix = "" if which == shown else f"_{which}"
         drawn += trained.kind.figures(
             trained.nets[which], run, cfg, figures_dir, title, suffix, main_only=which != shown

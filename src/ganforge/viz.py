@@ -156,6 +156,34 @@ def save_curves(curves: dict[str, list[dict[str, list[float]]]], path: Path, tit
     return _save(plt, fig, path)
 
 
+def save_score_curves(
+    curves: dict[str, list[tuple[list[float], list[float]]]], path: Path, title: str, label: str
+) -> Path:
+    """Validation score against step, one colour per variant: each seed's (steps, values)
+    faintly and the mean over the seeds that reached each step as a line."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=100)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (variant, runs) in enumerate(curves.items()):
+        colour = colours[i % len(colours)]
+        by_step: dict[float, list[float]] = {}
+        for steps, values in runs:
+            ax.plot(steps, values, color=colour, alpha=0.25, lw=0.8)
+            for step, value in zip(steps, values, strict=True):
+                by_step.setdefault(step, []).append(value)
+        if by_step:
+            steps = sorted(by_step)
+            ax.plot(steps, [float(np.mean(by_step[s])) for s in steps], color=colour, lw=1.6, marker="o",
+                    ms=3, label=variant)  # fmt: skip
+    ax.set_xlabel("step")
+    ax.set_ylabel(label, fontsize=8)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=7, loc="best")
+    ax.set_title(title, fontsize=10)
+    return _save(plt, fig, path)
+
+
 def save_strips(values: dict[str, dict[str, list[float]]], path: Path, title: str) -> Path:
     """One panel per score: each variant's seeds as points, with their mean as a bar."""
     plt = _figure()

@@ -82,24 +82,33 @@ def test_models_samples_curves_and_figures(smoke):
     project, _, _ = smoke
     for variant in VARIANTS:
         model_dir = project / "data" / "models" / variant / "0"
-        assert {p.name for p in model_dir.iterdir()} == {"generator.pt", "checkpoint.pt", "train.json"}
+        scored = variant not in TRANSLATION  # latent systems are scored during training
+        files = {"generator.pt", "checkpoint.pt", "train.json"} | ({"best.pt"} if scored else set())
+        assert {p.name for p in model_dir.iterdir()} == files
+        validation = (project / "reports" / "validation" / variant / "0.csv").read_text().splitlines()
+        assert validation[0].startswith("step,score") and len(validation) == (5 if scored else 1)
+        if scored:  # every eval_every (10) steps: 10, 20, 30, 40
+            assert [int(line.split(",")[0]) for line in validation[1:]] == [10, 20, 30, 40]
+            best = torch.load(model_dir / "best.pt", weights_only=True)["info"]
+            assert best["checkpoint"] == "best" and best["steps"] in (10, 20, 30, 40)
         state = torch.load(model_dir / "generator.pt", weights_only=True)
         assert (
             all(g["ema"] is not None for g in state["generators"].values()) and state["info"]["steps"] == 40
         )
         samples = torch.load(project / "data" / "samples" / variant / "0.pt", weights_only=True)
-        assert samples["generators"] == ["raw", "ema"]
+        assert samples["generators"] == ["raw", "ema", *(["best"] if scored else [])]
         if variant in LATENT:
             first = samples["samples"]["ema"]
             assert len(first) == 512 and (first.dtype == torch.uint8 or variant == "gan_ring")
         curves = (project / "reports" / "curves" / variant / "0.csv").read_text().splitlines()
         assert curves[0].startswith("step,d_loss,g_loss,d_real,d_fake") and len(curves) == 5
+        assert ("score." in curves[0]) is scored
         figures = {p.name for p in (project / "reports" / "samples" / variant / "0").iterdir()}
-        main = {"gan_ring": {"points.png", "points_raw.png"}}.get(
+        main = {"gan_ring": {"points.png", "points_raw.png", "points_best.png"}}.get(
             variant,
             {"translations.png", "translations_raw.png"}
             if variant in TRANSLATION
-            else {"grid.png", "grid_raw.png", "interpolation.png"},
+            else {"grid.png", "grid_raw.png", "grid_best.png", "interpolation.png"},
         )
         assert figures == main | {"figures.json"}
     cycle = torch.load(project / "data" / "samples" / "cyclegan_mnist2color" / "0.pt", weights_only=True)
@@ -123,7 +132,16 @@ def test_metrics_for_every_run_say_how_they_were_computed(smoke):
             if variant in TRANSLATION
             else 512
         )
-        assert set(metrics["generators"]) == {"raw", "ema"}
+        scored = variant not in TRANSLATION
+        assert set(metrics["generators"]) == {"raw", "ema", *(["best"] if scored else [])}
+        assert set(metrics["protocol"]) == set(metrics["generators"])  # a stamp on every generator
+        if scored:
+            validation = metrics["training"]["validation"]
+            assert validation["points"] == 4 and validation["best"]["step"] in (10, 20, 30, 40)
+            rule = next(iter(metrics["protocol"]["best"].values()))["sampling"]
+            assert (
+                rule["generator"] == "best" and f"at step {validation['best']['step']}," in rule["selected"]
+            )
         ema = metrics["generators"]["ema"]
         if variant in TRANSLATION:
             assert 0 <= ema["a2b"]["l1"] <= 1 and 0 <= ema["a2b"]["label_preservation"] <= 1

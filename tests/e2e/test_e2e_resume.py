@@ -28,6 +28,9 @@ RESUMED = {"gan_ring": 1500, "pix2pix_edges2emoji64": 120, "cyclegan_mnist2color
 # ProGAN's longer run fades 8×8 in over steps 4-44 and 16×16 over 48-88: a kill after the
 # first checkpoints (every 10 steps) lands mid-fade.
 GROWTH = {"progan_emoji64": ["variants.progan_emoji64.train.growth_fade=40"]}
+# The latent runs are scored during training (the smoke profile's eval_every, coarser here for
+# the long toy run), so their selection (points, best generators) is resumed as well.
+SCORED = {"gan_ring": ["+variants.gan_ring.train.eval_every=250"]}
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +48,12 @@ def longer_runs(tmp_path_factory):
             f"+variants.{variant}.train.steps={steps}",
             f"+variants.{variant}.train.checkpoint_every=10",
             *GROWTH.get(variant, []),
+            *SCORED.get(variant, []),
         ]
     run(["python", "-m", "pipeline", "params", *overrides], project, env)
     run(["dvc", "repro", "configure"], project, env)
+    for dataset in ("ring", "emoji64", "edges2emoji64", "mnist2color"):  # the train stages' deps
+        run(["dvc", "repro", f"evaluator@{dataset}"], project, env)
     return project, env, overrides
 
 
@@ -57,7 +63,8 @@ def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant,
     from the working checkpoint and ends with bitwise the generators of a run never
     interrupted: a GAN, pix2pix (dropout noise), CycleGAN (pools, two samplers), ProGAN
     mid-fade (growth state, moments reset at the next resolution), and the GAN on two
-    processes (whose workers die with their launcher)."""
+    processes (whose workers die with their launcher). The latent runs are scored during
+    training: their best generators (best.pt) resume to the same bits too."""
     project, env, overrides = longer_runs
     if processes > 1:
         run(["python", "-m", "pipeline", "params", *overrides, f"distributed.nproc_per_node={processes}"],
@@ -73,6 +80,7 @@ def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant,
 def _kill_and_resume(project: Path, env: dict[str, str], variant: str, resume: list[str]) -> None:
     checkpoints = project / "data" / "checkpoints" / variant
     generator = project / "data" / "models" / variant / "0" / "generator.pt"
+    best = generator.with_name("best.pt")  # latent systems: scored during training
 
     run(["rm", "-rf", str(checkpoints)], project, env)
     proc = subprocess.Popen(
@@ -99,8 +107,9 @@ def _kill_and_resume(project: Path, env: dict[str, str], variant: str, resume: l
     if variant in GROWTH:  # resumed mid-fade
         step = int(re.search(r"resuming at step (\d+)/", out.stdout + out.stderr).group(1))
         assert 4 < step < 44 or 48 < step < 88, step
-    resumed = _sha(generator)
+    resumed = _sha(generator), _sha(best) if best.exists() else None
+    assert (resumed[1] is not None) == (variant in ("gan_ring", "progan_emoji64"))
 
     run(["rm", "-rf", str(checkpoints)], project, env)  # the same run, never interrupted
     run(["dvc", "repro", "-f", "--no-run-cache", "-s", f"train@{variant}"], project, env)
-    assert _sha(generator) == resumed
+    assert (_sha(generator), _sha(best) if best.exists() else None) == resumed

@@ -129,3 +129,19 @@ def test_a_comparison_of_differently_stamped_variants_warns_in_its_markdown(scor
     assert agreeing["datasets"]["digits"]["protocol_warnings"] == []
     assert "Protocols differ" not in markdown(agreeing)
     assert np.isfinite(entry["metrics"]["domain.fd"]["summary"]["gan_mnist"]["mean"])
+
+
+def test_training_tells_mlflow_its_best_step_its_stop_and_its_warnings():
+    from ganforge.mirror import training_tags
+
+    training = {
+        "validation": {"selects": "domain.fd", "best": {"step": 800, "value": 12.5},
+                       "stopped": {"step": 1000, "reason": "domain.fd has not improved"}},
+        "warnings": [{"step": 300, "kind": "non-convergence", "message": "G loss swings"}],
+    }  # fmt: skip
+    assert training_tags(training) == {
+        "best_checkpoint": "step 800: domain.fd 12.5",
+        "stopped_early": "step 1000: domain.fd has not improved",
+        "warnings": "step 300: non-convergence (G loss swings)",
+    }
+    assert training_tags({}) == {}

@@ -40,6 +40,18 @@ class Evaluator(ABC):
     def score(self, payload: Mapping[str, Any], seed: int) -> dict[str, Any]:
         """{"generators": {which: scores}, "real_samples": n, "generated_samples": n}."""
 
+    def validation_scores(self, payload: Mapping[str, Any], seed: int) -> dict[str, float]:
+        """The headline scores of the samples of `payload["samples"]["ema"]`, by metric key,
+        for the scores during training (kinds with a cheaper path override this)."""
+        from ganforge.scores import METRICS, lookup
+
+        scores = self.score(payload, seed)["generators"]["ema"]
+        return {m.key: v for m in METRICS if m.headline and (v := lookup(scores, m.key)) is not None}
+
+    def reference_count(self) -> int | None:
+        """How many real examples the scores are made against (None: not a count)."""
+        return None
+
     def baselines(self) -> dict[str, Any]:
         """Scores of reference rows (e.g. translation's identity) to show beside the variants."""
         return {}

@@ -20,9 +20,12 @@ from ganforge.evaluation.common import (
     train_domain_classifier,
 )
 from ganforge.metrics.features import Features, Unavailable
+from ganforge.metrics.frechet import feature_stats, frechet_from_stats
+from ganforge.metrics.kid import kernel_inception_distance
 from ganforge.metrics.suite import Reference, class_scores, feature_scores
 
 CLASSIFIER_FILE = "classifier.pt"
+VALIDATION_KID_SUBSETS = 10  # KID's subsets during training (the final scores take evaluation.kid_subsets)
 
 
 class ImageEvaluator(Evaluator):
@@ -92,6 +95,24 @@ class ImageEvaluator(Evaluator):
             if not isinstance(net, Unavailable):
                 extractors["inception"] = net
         return cls(refs, state, extractors, settings)
+
+    def reference_count(self) -> int | None:
+        first = next(iter(self.refs.values()), None)
+        return first.stats.count if first is not None else None
+
+    def validation_scores(self, payload: Mapping[str, Any], seed: int) -> dict[str, float]:
+        """The domain classifier's Fréchet distance and KID (the headline pair, without the
+        k-NN scores, the extrapolation or Inception): cheap enough to take during training."""
+        if "domain" not in self.extractors or "domain" not in self.refs:
+            return super().validation_scores(payload, seed)
+        ref, features = self.refs["domain"], self.extractors["domain"](payload["samples"]["ema"])
+        kid, _ = kernel_inception_distance(
+            ref.features, features.features, VALIDATION_KID_SUBSETS, self.settings.eval.kid_subset_size, seed
+        )
+        return {
+            "domain.fd": frechet_from_stats(ref.stats, feature_stats(features.features)),
+            "domain.kid_mean": kid,
+        }
 
     def score(self, payload: Mapping[str, Any], seed: int) -> dict[str, Any]:
         requested = payload["labels"].numpy() if payload.get("labels") is not None else None

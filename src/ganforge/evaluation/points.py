@@ -54,6 +54,9 @@ class PointsEvaluator(Evaluator):
     def load(cls, state: Mapping[str, Any], folder: Path, settings: Settings) -> PointsEvaluator:
         return cls(Reference.from_state(state["references"]["points"]), state["truth"], settings)
 
+    def reference_count(self) -> int | None:
+        return self.ref.stats.count
+
     def score(self, payload: Mapping[str, Any], seed: int) -> dict[str, Any]:
         generators = {}
         for which, fake in payload["samples"].items():

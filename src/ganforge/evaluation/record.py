@@ -11,7 +11,7 @@ from ganforge.protocol import stamps
 from ganforge.sampling import SampleConfig
 from ganforge.variants import Variant
 
-TRAINING_KEYS = ("steps", "seconds", "precision", "machine", "d_probabilities")
+TRAINING_KEYS = ("steps", "seconds", "precision", "machine", "d_probabilities", "validation")
 """What the record carries over from the run's train.json."""
 
 
@@ -49,12 +49,17 @@ def metrics_record(
     }
 
 
-def sampling_record(cfg: SampleConfig, payload: dict[str, Any]) -> dict[str, Any]:
-    """How the evaluation samples were drawn: the Jacobian truncation kept, and for
-    translations the mode the generators ran in (eval or train)."""
+def sampling_record(
+    cfg: SampleConfig, payload: dict[str, Any], best: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """How the evaluation samples were drawn: the Jacobian truncation kept, for translations
+    the mode the generators ran in (eval or train), and which step's generators the "best"
+    ones are (`best`: selected on the validation sample, never on these)."""
     record: dict[str, Any] = {"jacobian_keep": cfg.jacobian_keep}
     if "sampling" in payload:
         record["mode"] = payload["sampling"]
+    if best is not None:
+        record["best"] = dict(best)
     return record
 
 

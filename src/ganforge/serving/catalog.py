@@ -14,7 +14,7 @@ from typing import Any
 
 from ganforge.core.errors import ConfigError, MissingDataError, unknown_name
 from ganforge.data.prepared import dataset_paths
-from ganforge.layout import GENERATOR_FILE, MODELS_DIR, PREPARED_DIR, SCORES_JSON
+from ganforge.layout import CHECKPOINT_CHOICES, GENERATOR_FILE, MODELS_DIR, PREPARED_DIR, SCORES_JSON
 from ganforge.serving.model import REGISTRY_SCHEME, ServedModel, served
 from ganforge.serving.pyfunc import load_registered
 
@@ -23,8 +23,16 @@ class UnknownModelError(ConfigError):
     """A model name that is not among the project's trained runs (or not registered)."""
 
 
+def check_checkpoint(checkpoint: str) -> str:
+    if checkpoint not in CHECKPOINT_CHOICES:
+        raise ConfigError(f"unknown checkpoint {checkpoint!r}; known: {', '.join(CHECKPOINT_CHOICES)}")
+    return checkpoint
+
+
 class Catalog:
-    """What a project has trained, and a cache of at most `cache_size` loaded runs."""
+    """What a project has trained, and a cache of at most `cache_size` loaded runs. Runs are
+    served from their `checkpoint`: "final" (the last step's generators) or "best" (the step
+    with the best validation score, for runs scored during training)."""
 
     def __init__(
         self,
@@ -32,9 +40,11 @@ class Catalog:
         cache_size: int = 8,
         device: str = "cpu",
         registry_loader: Callable[[str], ServedModel] | None = None,
+        checkpoint: str = "final",
     ) -> None:
         if cache_size < 1:
             raise ConfigError(f"cache size must be positive, got {cache_size}")
+        self.checkpoint = check_checkpoint(checkpoint)
         self.root, self.cache_size, self.device = Path(root), cache_size, device
         self.registry_loader = registry_loader
         self._cache: OrderedDict[tuple[str, int | None], ServedModel] = OrderedDict()
@@ -43,17 +53,19 @@ class Catalog:
         self.misses = 0
         """Lookups the cache answered, and those that loaded a model (for /metrics)."""
 
-    def runs(self) -> dict[str, dict[int, Path]]:
-        """{variant: {run seed: generator file}} for every finished run on disk."""
+    def runs(self, file: str | None = None) -> dict[str, dict[int, Path]]:
+        """{variant: {run seed: generator file}} for every finished run on disk that has the
+        catalog's checkpoint (or `file`)."""
+        file = file or CHECKPOINT_CHOICES[self.checkpoint]
         found: dict[str, dict[int, Path]] = {}
         models = self.root / MODELS_DIR
         if not models.is_dir():
             return found
         for variant_dir in sorted(p for p in models.iterdir() if p.is_dir()):
             seeds = {
-                int(d.name): d / GENERATOR_FILE
+                int(d.name): d / file
                 for d in variant_dir.iterdir()
-                if d.name.isdigit() and (d / GENERATOR_FILE).is_file()
+                if d.name.isdigit() and (d / file).is_file()
             }
             if seeds:
                 found[variant_dir.name] = dict(sorted(seeds.items()))
@@ -71,6 +83,11 @@ class Catalog:
         """The (variant, run seed, file) of a request, from what exists: unknown names and
         seeds are refused with the ones there are."""
         runs = self.runs()
+        if name not in runs and self.checkpoint != "final" and name in self.runs(GENERATOR_FILE):
+            raise ConfigError(
+                f"{name} has no {self.checkpoint} checkpoint: it was trained without scores during "
+                f"training (train.eval_every 0, or a system not scored then); use --checkpoint final"
+            )
         if name not in runs:
             raise UnknownModelError(str(unknown_name("model", name, list(runs))))
         seeds = runs[name]
@@ -133,7 +150,7 @@ class Catalog:
             return len(self._cache)
 
 
-def open_catalog(root: Path, cache_size: int = 8, device: str = "cpu") -> Catalog:
+def open_catalog(root: Path, cache_size: int = 8, device: str = "cpu", checkpoint: str = "final") -> Catalog:
     """The catalog of a project, with `models:/` names read from its MLflow store's registry."""
 
     def registry(uri: str) -> ServedModel:
@@ -141,4 +158,4 @@ def open_catalog(root: Path, cache_size: int = 8, device: str = "cpu") -> Catalo
 
         return load_registered(uri, default_uri(root))
 
-    return Catalog(root, cache_size, device, registry)
+    return Catalog(root, cache_size, device, registry, checkpoint)

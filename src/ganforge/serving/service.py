@@ -61,6 +61,8 @@ class ServeSettings:
     workers: int = 2
     api_key: str | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    checkpoint: str = "final"
+    """Which generators of each run: "final" (the last step's) or "best" (the best validation step's)."""
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> ServeSettings:
@@ -95,7 +97,9 @@ class Service:
 
     def __init__(self, settings: ServeSettings, catalog: Catalog | None = None) -> None:
         self.settings = settings
-        self.catalog = catalog or open_catalog(settings.project, settings.cache_size)
+        self.catalog = catalog or open_catalog(
+            settings.project, settings.cache_size, checkpoint=settings.checkpoint
+        )
         self.gate = threading.BoundedSemaphore(settings.workers)
         self.vectors: OrderedDict[tuple[str, int, int], AttributeVector] = OrderedDict()
         self.vectors_lock = threading.Lock()

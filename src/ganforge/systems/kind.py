@@ -18,7 +18,7 @@ from ganforge.core.device import Placement
 from ganforge.core.errors import ConfigError
 from ganforge.core.seeds import RunRandom
 from ganforge.data.prepared import PreparedDataset
-from ganforge.sampling import SampleConfig
+from ganforge.sampling import EVAL_SEED, SampleConfig
 from ganforge.train.contract import AdversarialSystem
 from ganforge.variants import Variant
 
@@ -88,9 +88,13 @@ class SystemKind(ABC):
         saved weights into."""
 
     @abstractmethod
-    def draw(self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int) -> dict[str, Any]:
+    def draw(
+        self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int, stream: int = EVAL_SEED
+    ) -> dict[str, Any]:
         """What the sample stage stores for evaluation, from each saved set of generators
-        (`nets["raw"]`, `nets["ema"]`): a dict of tensors and plain values with a `kind`."""
+        (`nets["raw"]`, `nets["ema"]`): a dict of tensors and plain values with a `kind`.
+        Latents of run `seed` come from the random stream `stream + seed`: `EVAL_SEED` for
+        the evaluation samples, `VALIDATION_SEED` for the in-training scores (never the same)."""
 
     @abstractmethod
     def figures(

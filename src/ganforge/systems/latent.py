@@ -144,12 +144,14 @@ class LatentKind(SystemKind):
     def generators(self, variant: Variant, spec: Mapping[str, Any]) -> dict[str, nn.Module]:
         return {"generator": build_generator(variant.model, DataShape(**spec["shape"]))}
 
-    def draw(self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int) -> dict[str, Any]:
+    def draw(
+        self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int, stream: int = EVAL_SEED
+    ) -> dict[str, Any]:
         shape = DataShape(**run.spec["shape"])
         samples, labels = {}, None
         for which, generators in nets.items():
             g: Generator = generators["generator"]  # type: ignore[assignment]
-            z, labels = sample_latents(g, cfg.count, EVAL_SEED + seed, cfg.jacobian_keep, cfg.batch_size)
+            z, labels = sample_latents(g, cfg.count, stream + seed, cfg.jacobian_keep, cfg.batch_size)
             out = generate(g, z, labels, cfg.batch_size)
             samples[which] = out if shape.kind == "points" else to_uint8(out)
         return {

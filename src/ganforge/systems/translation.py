@@ -20,7 +20,7 @@ from ganforge.core.images import fit_images, to_channels, to_model_input, to_uin
 from ganforge.core.sharding import Shard
 from ganforge.data.prepared import PreparedDataset, heldout_masks, true_translation
 from ganforge.losses import AdversarialLoss
-from ganforge.sampling import SampleConfig
+from ganforge.sampling import EVAL_SEED, SampleConfig
 from ganforge.systems.kind import Nets, RunContext, SystemKind
 from ganforge.variants import Variant
 from ganforge.viz import save_translation_rows
@@ -136,7 +136,10 @@ class TranslationKind(SystemKind):
         native = run.data.tensors[side]
         return to_channels(unfit_images(images, int(native.shape[-1])), int(native.shape[1]))
 
-    def draw(self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int) -> dict[str, Any]:
+    def draw(
+        self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int, stream: int = EVAL_SEED
+    ) -> dict[str, Any]:
+        """The held-out pairs translated (no latents: `seed` and `stream` are not used)."""
         size, channels = run.spec["size"], run.spec["model_channels"]
         mode = self.sampling(run.variant)
         directions: dict[str, Any] = {}

@@ -8,7 +8,35 @@ from typing import Literal
 
 # Options that change how long or how verbosely a run goes, not what it computes: a
 # checkpoint made under other values of these can be resumed.
-SCHEDULE_ONLY = ("steps", "log_every", "checkpoint_every", "grid_every", "ema_standing_batches")
+# The in-training scores (eval_every, eval_samples, stop_when) are among them: they choose the
+# best checkpoint and when to stop, never what a step computes.
+SCHEDULE_ONLY = (
+    "steps",
+    "log_every",
+    "checkpoint_every",
+    "grid_every",
+    "ema_standing_batches",
+    "eval_every",
+    "eval_samples",
+    "stop_when",
+)
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """End a run early when the validation score `metric` (a key of `ganforge.scores`, e.g.
+    `domain.fd`; "primary": the score that selects the best checkpoint) has not improved by
+    more than `min_delta` for `patience` evaluations in a row."""
+
+    metric: str = "primary"
+    patience: int = 5
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.patience < 1:
+            raise ValueError(f"stop_when.patience must be 1 or more, got {self.patience}")
+        if self.min_delta < 0:
+            raise ValueError(f"stop_when.min_delta must be 0 or more, got {self.min_delta}")
 
 
 @dataclass(frozen=True)
@@ -37,6 +65,10 @@ class TrainConfig:
     generated ones (R2) to D's loss (`gan` systems; taken at the images D sees, augmented when
     augmentation is on); with `reg_every` N above 1 they are lazy: a separate D update every N
     steps with the penalty scaled by N (StyleGAN2's lazy regularization).
+    `eval_every` N above 0 scores the generator every N steps (and at the last) on a
+    validation sample of `eval_samples` draws from latents of their own, never those the
+    final evaluation scores: the curves get `score.*` columns, the best checkpoint is kept
+    beside the last, and `stop_when` may end the run early (`ganforge.train.selection`).
     `threads` is how many CPU threads the run computes on (0: torch's default, every core);
     kernels split their sums by thread, so it is part of what a run computes: fix it and a
     run gives the same bits on any core count, and its seeds can train side by side
@@ -79,6 +111,9 @@ class TrainConfig:
     r2_gamma: float = 0.0
     reg_every: int = 1
     threads: int = 0
+    eval_every: int = 0
+    eval_samples: int = 500
+    stop_when: StopRule | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "d_steps", "log_every", "checkpoint_every"):
@@ -96,6 +131,22 @@ class TrainConfig:
             raise ValueError(
                 f"r1_gamma and r2_gamma must be 0 or more, got {self.r1_gamma} and {self.r2_gamma}"
             )
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be 0 (off) or a number of steps, got {self.eval_every}")
+        if self.eval_every > self.steps:
+            raise ValueError(
+                f"eval_every ({self.eval_every}) is larger than steps ({self.steps}): no score would be "
+                f"taken before the end; lower it or set 0"
+            )
+        if self.eval_every and self.eval_every % self.log_every:
+            raise ValueError(
+                f"eval_every ({self.eval_every}) must be a multiple of log_every ({self.log_every}): "
+                f"scores join the logged rows"
+            )
+        if self.eval_samples < 2:
+            raise ValueError(f"eval_samples must be 2 or more, got {self.eval_samples}")
+        if self.stop_when is not None and not self.eval_every:
+            raise ValueError("stop_when needs eval_every above 0 (it watches the validation scores)")
         if self.reg_every < 1:
             raise ValueError(
                 f"reg_every must be 1 or more (steps between lazy R1/R2 updates), got {self.reg_every}"

@@ -4,6 +4,7 @@ the schedule, logs diagnostics, checkpoints and resumes."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from torch import nn
 from ganforge.core.batches import Batch, BatchSampler
 from ganforge.core.errors import ConfigError, DataError
 from ganforge.core.seeds import RunRandom
+from ganforge.diagnostics import live_flags
 from ganforge.train.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.train.config import TrainConfig
 from ganforge.train.contract import AdversarialSystem, Phase
@@ -23,9 +25,12 @@ from ganforge.train.distributed import Group
 from ganforge.train.ema import EMA
 from ganforge.train.progress import Progress
 from ganforge.train.schedule import Schedule, growing_nets
+from ganforge.train.selection import DivergedError, Selection
 
 LogHook = Callable[[int, dict[str, float]], None]
 GridHook = Callable[[int, Mapping[str, nn.Module]], None]
+ScoreHook = Callable[[int, Mapping[str, nn.Module]], dict[str, float]]
+"""Scores the generators (eval mode, EMA copies where there are) at a step: {metric key: value}."""
 
 
 @dataclass
@@ -60,6 +65,10 @@ class TrainResult:
     """The number of processes of each session that trained the run (one entry per change)."""
     clock: TrainClock = field(default_factory=lambda: TrainClock(time.time()))
     """When the run first started, and the loop's seconds in the sessions before this one."""
+    selection: Selection | None = None
+    """The in-training scores, the best checkpoint and the stopping state (None: not scored)."""
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """Failure-mode flags raised during training, with the step each was first seen at."""
 
 
 @dataclass
@@ -69,6 +78,7 @@ class Hooks:
     on_log: LogHook | None = None
     on_grid: GridHook | None = None
     on_message: Callable[[str], None] | None = None
+    on_score: ScoreHook | None = None
 
 
 class Trainer:
@@ -79,7 +89,13 @@ class Trainer:
     end. `extra` is stored in the checkpoint and handed back (for instance a tracking run id).
     With `group` (data parallelism), every rank runs the loop on its shard of each batch; rank
     0 reads the checkpoint for all, gathers the ranks' private state and writes it; hooks and
-    progress belong to rank 0, and logged values are averaged over the ranks."""
+    progress belong to rank 0, and logged values are averaged over the ranks.
+
+    With `selection` and `cfg.eval_every`, the `on_score` hook scores the generators every
+    `eval_every` steps and at the last; the scores join that step's logged row as `score.*`,
+    the best generators are kept and `stop_when` may end the run (rank 0 decides for all). A
+    loss or score that is not a finite number stops training with DivergedError, before
+    anything is saved over the last good checkpoint."""
 
     def __init__(
         self,
@@ -93,6 +109,7 @@ class Trainer:
         progress: Progress | None = None,
         extra: dict[str, Any] | None = None,
         group: Group | None = None,
+        selection: Selection | None = None,
     ) -> None:
         self.system = system
         self.sampler = sampler
@@ -104,6 +121,8 @@ class Trainer:
         self.progress = progress
         self.extra = dict(extra or {})
         self.group = group
+        self.selection = selection
+        self.saved_at = 0  # the step of the last checkpoint written (0: none yet)
         self.world = group.world if group is not None else 1
         self.processes = [self.world]
         self.clock = TrainClock(time.time())
@@ -123,6 +142,8 @@ class Trainer:
         self.schedule = Schedule.from_config(cfg, levels.pop() if levels else 1)
         self.schedule.attach(system.optimizers)
         self.history: list[dict[str, float]] = []
+        self.warnings: list[dict[str, Any]] = []
+        """Failure-mode flags as they were first raised ({step, kind, message}), kept in checkpoints."""
         # Sum and count of each value the system returned since the last log (on the device).
         self.window: dict[str, tuple[torch.Tensor | float, int]] = {}
 
@@ -139,10 +160,12 @@ class Trainer:
             "sampler": self.sampler.state_dict(),
             "random": self.random.state_dict(),
             "history": self.history,
+            "warnings": self.warnings,
             "window": {k: (torch.as_tensor(t).cpu(), n) for k, (t, n) in self.window.items()},
             "extra": self.extra,
             "processes": self.processes,
             "clock": self._clock_now().state_dict(),
+            "selection": self.selection.state_dict() if self.selection is not None else None,
         }
 
     def _clock_now(self) -> TrainClock:
@@ -165,9 +188,12 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.random.load_state_dict(state["random"])
         self.history = list(state["history"])
+        self.warnings = list(state.get("warnings", []))
         self.window = {k: (t.to(self.sampler.device), n) for k, (t, n) in state["window"].items()}
         self.extra = {**state["extra"], **self.extra}
         self.clock = TrainClock.from_state(state.get("clock"), self.clock.started)
+        if self.selection is not None and state.get("selection") is not None:
+            self.selection.load_state_dict(state["selection"])
         previous = list(state.get("processes", [1]))
         self.processes = previous if previous[-1] == self.world else [*previous, self.world]
         ranks = state.get("ranks")
@@ -227,9 +253,12 @@ class Trainer:
             )
             return 0
         self.load_state_dict(state)
+        self.saved_at = int(state["step"])
         return int(state["step"])
 
     def _save(self, step: int) -> None:
+        self._check_window(step)
+        self.saved_at = step
         if self.checkpoint_path is None:
             return
         if self.group is None:
@@ -251,7 +280,10 @@ class Trainer:
         if self.progress is not None:
             self.progress.start(start)
         tick, tick_step = time.perf_counter(), start
+        stopped = self.selection is not None and self.selection.stopped_at is not None
         for step in range(start + 1, self.cfg.steps + 1):
+            if stopped:  # a run that stop_when ended, resumed: nothing more to train
+                break
             diagnose = step % self.cfg.log_every == 0 or step == self.cfg.steps
             lr_factor = self.schedule.apply(step - 1, self.system.optimizers)
             growth = self.schedule.grow(step - 1, self.growing) if self.schedule.grows else None
@@ -266,23 +298,95 @@ class Trainer:
                 extra = {"lr_factor": lr_factor} if self.schedule.kind != "constant" else {}
                 if growth is not None:
                     extra.update(resolution=float(4 << growth[0]), alpha=growth[1])
+                if self._score_due(step):
+                    extra.update(self._score(step))
+                    stopped = self._stopping(step)
                 self._log(step, rate, extra)
                 tick, tick_step = time.perf_counter(), step
-            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.steps:
+            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.steps or stopped:
                 self._save(step)
             if self._grid_due(step):
                 self.hooks.on_grid(step, self.system.averaged())  # type: ignore[misc]
+            if stopped:
+                self._say(f"stopped at step {step}: {self.selection.stop_reason}")  # type: ignore[union-attr]
+                break
         if self.progress is not None:
             self.progress.close()
+        done = self.selection.stopped_at if self.selection is not None else None
         return TrainResult(
-            self.cfg.steps,
+            done or self.cfg.steps,
             start,
             self.history,
             {k: e.module for k, e in self.emas.items()},
             self.extra,
             self.processes,
             self.clock,
+            self.selection,
+            self.warnings,
         )
+
+    # -- in-training scores ------------------------------------------------------------
+    def _score_due(self, step: int) -> bool:
+        every = self.cfg.eval_every
+        return self.selection is not None and every > 0 and (step % every == 0 or step == self.cfg.steps)
+
+    def _score(self, step: int) -> dict[str, float]:
+        """Score the generators (rank 0; in eval mode, EMA copies where there are) and record
+        the scores in the selection; `score.<key>` values for the logged row."""
+        assert self.selection is not None
+        if self.hooks.on_score is None:  # a rank other than 0
+            return {}
+        raw = self.system.averaged()
+        nets = {"raw": raw, **({"ema": {k: e.module for k, e in self.emas.items()}} if self.emas else {})}
+        scored = nets.get("ema", raw)
+        modes = {name: net.training for name, net in scored.items()}
+        for net in scored.values():
+            net.eval()
+        try:
+            scores = self.hooks.on_score(step, scored)
+        finally:
+            for name, net in scored.items():
+                net.train(modes[name])
+        try:
+            self.selection.record(step, scores, nets)
+        except DivergedError as exc:
+            raise DivergedError(f"{exc}: training stopped; {self._kept()}") from None
+        return {f"score.{key}": value for key, value in scores.items()}
+
+    def _stopping(self, step: int) -> bool:
+        """Whether stop_when ends the run at `step` (rank 0's decision, for every rank)."""
+        stop = self.selection is not None and self.selection.stopped_at == step
+        return bool(self.group.broadcast(stop)) if self.group is not None else stop
+
+    def _kept(self) -> str:
+        if self.checkpoint_path is None or not self.saved_at:
+            return "no checkpoint had been written yet"
+        return f"the last good checkpoint (step {self.saved_at}) is kept at {self.checkpoint_path}"
+
+    def _check_window(self, step: int) -> None:
+        """DivergedError if a value the system returned since the last log is not finite."""
+        if not self.window:
+            return
+        totals = torch.stack([torch.as_tensor(t).float().cpu() for t, _ in self.window.values()])
+        if not bool(torch.isfinite(totals).all()):
+            bad = [
+                k for k, (t, _) in self.window.items() if not bool(torch.isfinite(torch.as_tensor(t)).all())
+            ]
+            raise DivergedError(f"step {step}: {bad[0]} is not finite: training stopped; {self._kept()}")
+
+    def _flag(self, step: int) -> None:
+        """Say a failure mode (D overpowering G, oscillating losses) the first time the curves
+        so far show it, as the report would at the end (`ganforge.diagnostics`)."""
+        if self.hooks.on_message is None:  # a rank other than 0
+            return
+        curves = {
+            k: [row[k] for row in self.history if k in row] for k in ("step", "d_loss", "d_fake", "g_loss")
+        }
+        seen = {w["kind"] for w in self.warnings}
+        for flag in live_flags(curves, self.system.probabilities):
+            if flag.kind not in seen:
+                self.warnings.append({"step": step, "kind": flag.kind, "message": flag.message})
+                self._say(f"warning at step {step}: {flag.kind} ({flag.message})")
 
     def _iteration(self, phases: list[Phase], at: int, diagnose: bool) -> None:
         batch: Batch | None = None
@@ -304,10 +408,14 @@ class Trainer:
         row: dict[str, float] = {"step": float(step)}
         for key, total in zip(keys, totals, strict=True):
             row[key] = total / self.window[key][1]
+        for key, value in row.items():
+            if not math.isfinite(value):
+                raise DivergedError(f"step {step}: {key} is {value}: training stopped; {self._kept()}")
         row.update(extra)
         row["images_per_s"] = images_per_s
         self.history.append(row)
         self.window = {}
+        self._flag(step)
         if self.hooks.on_log is not None:
             self.hooks.on_log(step, row)
         if self.progress is not None:
