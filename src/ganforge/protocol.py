@@ -152,7 +152,7 @@ def describe(stamp: Mapping[str, Any]) -> str:
     return (
         f"{stamp['extractor']} (weights {_show(stamp['weights_sha256'])}), input {stamp['resolution']} px, "
         f"resize {stamp['resize']}, colour {stamp['colour_range']}, {stamp['precision']}; "
-        f"{stamp.get('real_samples')} real against {stamp.get('generated_samples')} generated; "
+        f"{_show(stamp.get('real_samples'))} real against {_show(stamp.get('generated_samples'))} generated; "
         f"reference {reference.get('dataset')} (sha256 {fingerprint}, split {reference.get('split')}, "
         f"{reference.get('choice')}); samples of the {sampling.get('generator')} generator, "
         f"truncation {sampling.get('truncation')}"
