@@ -343,7 +343,8 @@ def write_outputs(
     with atomic_dir(paths.out_dir) as tmp:
         save_trained(tmp / GENERATOR_FILE, variant, setup.built.spec, averaged, result.ema, info)
         if result.selection is not None and result.selection.best_nets:
-            save_best(tmp / BEST_GENERATOR_FILE, setup, variant, seed, result.selection, info)
+            last = (averaged, result.ema) if result.selection.best_step == result.steps else None
+            save_best(tmp / BEST_GENERATOR_FILE, setup, variant, seed, result.selection, info, last)
         shutil.copy2(paths.checkpoint, tmp / "checkpoint.pt")
         write_json(tmp / "train.json", summary)
     write_curves(paths.curves, result.history)
@@ -352,10 +353,22 @@ def write_outputs(
 
 
 def save_best(
-    path: Path, setup: Setup, variant: Variant, seed: int, selection: Selection, info: dict[str, Any]
+    path: Path,
+    setup: Setup,
+    variant: Variant,
+    seed: int,
+    selection: Selection,
+    info: dict[str, Any],
+    final: tuple[Mapping[str, nn.Module], Mapping[str, nn.Module]] | None = None,
 ) -> None:
     """The generators of the best validation step, in the generator file's format, their EMA
-    copies given standing statistics as the final ones are."""
+    copies given standing statistics as the final ones are (when the best step is the last,
+    they are the final generators: `final` is given and written as they are)."""
+    selected = {"metric": selection.selects.key, "value": selection.best_value, "on": "validation sample"}
+    best_info = {**info, "steps": selection.best_step, "checkpoint": "best", "selected": selected}
+    if final is not None:
+        save_trained(path, variant, setup.built.spec, final[0], final[1], best_info)
+        return
     copies = {}
     for which, states in selection.best_nets.items():
         nets = setup.kind.generators(variant, setup.built.spec)
@@ -364,8 +377,6 @@ def save_best(
         copies[which] = {name: net.to(setup.placement.device) for name, net in nets.items()}
     if "ema" in copies:
         standing_statistics(setup.built.system, copies["ema"], variant.train, seed, setup.placement.device)
-    selected = {"metric": selection.selects.key, "value": selection.best_value, "on": "validation sample"}
-    best_info = {**info, "steps": selection.best_step, "checkpoint": "best", "selected": selected}
     save_trained(path, variant, setup.built.spec, copies["raw"], copies.get("ema", {}), best_info)
 
 
