@@ -93,16 +93,16 @@ def main() -> None:
         plain = replace(variant, train=replace(variant.train, eval_every=0, stop_when=None))
         data = load_prepared(root / PREPARED_DIR, dataset)
         evaluator = load_evaluator(root / EVALUATORS_DIR / dataset, scoring)
-        with_scores, without, scoring = [], [], []
+        with_scores, without, per_call = [], [], []
         with cpu_threads(variant.train.threads):
             for _ in range(args.repeats):
                 with tempfile.TemporaryDirectory() as tmp:
                     seconds, validating, calls = timed(variant, data, evaluator, Path(tmp) / "a")
                     with_scores.append(seconds)
-                    scoring.append(validating / calls)
+                    per_call.append(validating / calls)
                     without.append(timed(plain, data, None, Path(tmp) / "b")[0])
         a, b = statistics.median(with_scores), statistics.median(without)
-        per_validation = statistics.median(scoring)
+        per_validation = statistics.median(per_call)
         per_step = b / steps
         # In the profile's run: one validation every eval_every steps, one at the last step
         # when it falls between, and the one that names the scores before the first step.
