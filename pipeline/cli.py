@@ -29,6 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The module each command runs.
 STAGES = {
     "prepare": "pipeline.prepare",
+    "locate": "pipeline.prepare",
     "configure": "pipeline.configure",
     "train": "pipeline.train",
     "evaluator": "pipeline.evaluator",
@@ -61,6 +62,18 @@ def user_errors(fn: F) -> F:
 def echo_lines(lines: list[str] | str) -> None:
     for line in [lines] if isinstance(lines, str) else lines:
         typer.echo(line)
+
+
+@app.command("locate")
+def locate_cmd() -> None:
+    """Check that every raw input of the profile's datasets is at hand (offline: in the mirror or
+    the download cache), printing one line per missing file, before any dataset is prepared."""
+    try:
+        echo_lines(stage("locate").locate_or_fail(Path.cwd()))
+    except GanforgeError as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("prepare")

@@ -1,4 +1,5 @@
-"""`prepare <dataset>`: raw files (or code, or another prepared dataset) to one prepared file."""
+"""`prepare <dataset>`: raw files (or code, or another prepared dataset) to one prepared file.
+`locate`: before any of that, whether every raw input of the profile is at hand."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ganforge.core.errors import MissingDataError
+from ganforge.core.io import write_json
 from ganforge.data.fetch import SourceContext
 from ganforge.data.prepared import PreparedDataset, save_prepared
-from ganforge.data.registry import build_dataset
-from ganforge.layout import PREPARED_DIR, RAW_DIR
-from pipeline.params import data_settings, entry, load_params
+from ganforge.data.registry import build_dataset, missing_inputs
+from ganforge.layout import LOCATED, PREPARED_DIR, RAW_DIR
+from pipeline.params import data_settings, entry, load_params, section
 
 
 def source_context(name: str, root: Path) -> tuple[SourceContext, dict[str, Any]]:
@@ -54,3 +57,30 @@ def prepare(name: str, root: Path) -> str:
         f"prepared {name}: {describe(ds)} in {time.perf_counter() - start:.1f} s "
         f"-> {data_path.relative_to(root)} ({size_mb:.1f} MB)"
     )
+
+
+def locate(root: Path) -> tuple[list[str], list[str]]:
+    """Check the inputs of every dataset the profile prepares (run.datasets) before any stage
+    runs: (one line per missing input, a summary). Writes data/raw/located.json when nothing
+    is missing; its content is the same whatever was checked, so the prepare stages that
+    depend on it re-run for their own reasons only."""
+    names = [str(n) for n in section(load_params(root), "run").get("datasets") or []]
+    missing: list[str] = []
+    offline = False
+    for name in names:
+        ctx, spec = source_context(name, root)
+        offline = ctx.offline
+        missing += missing_inputs(spec, ctx)
+    if missing:
+        return missing, []
+    write_json(root / LOCATED, {"located": "every input of run.datasets was at hand or downloadable"})
+    how = "in the mirror or the download cache" if offline else "at hand or left to download"
+    return [], [f"located the inputs of {len(names)} datasets ({how})"]
+
+
+def locate_or_fail(root: Path) -> list[str]:
+    """`locate`, raising one MissingDataError whose message has a line per missing input."""
+    missing, summary = locate(root)
+    if missing:
+        raise MissingDataError("\n".join(missing))
+    return summary

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ganforge.data.celeba import ATTRIBUTE_NAMES
+
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """The IDX encoding of a uint8 array."""
@@ -120,6 +122,99 @@ def write_cyclegan_zip(path: Path, name: str, n_a: int, n_b: int) -> Path:
         for i in range(n_b):
             zf.writestr(f"{name}/trainB/b_{i}.jpg", jpeg_bytes((250, 250, 250), (48, 48)))
     return path
+
+
+def _tar_add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tf.addfile(info, io.BytesIO(data))
+
+
+def cifar_arrays(n: int, classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n random 3×32×32 uint8 images and labels below `classes`."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8), rng.integers(0, classes, n).astype(np.uint8)
+
+
+def write_cifar_tar(path: Path, which: str, per_file: int, pickled: bool = False) -> Path:
+    """A CIFAR binary archive in the real layout (`cifar-10-batches-bin/data_batch_1.bin`... or
+    `cifar-100-binary/train.bin`...), `per_file` records per batch file; `pickled` writes the
+    Python version's layout instead (whose members are pickles)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tf:
+        if pickled:
+            folder = "cifar-10-batches-py" if which == "cifar10" else "cifar-100-python"
+            _tar_add(tf, f"{folder}/data_batch_1", b"\x80\x04pickle-bytes-never-read")
+            return path
+        if which == "cifar10":
+            files = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+            names = {"batches.meta.txt": [f"class{c}" for c in range(10)]}
+            folder, classes = "cifar-10-batches-bin", [10]
+        else:
+            files = ["train.bin", "test.bin"]
+            names = {
+                "coarse_label_names.txt": [f"super{c}" for c in range(20)],
+                "fine_label_names.txt": [f"fine{c}" for c in range(100)],
+            }
+            folder, classes = "cifar-100-binary", [20, 100]
+        for k, name in enumerate(files):
+            images, _ = cifar_arrays(per_file, 10, seed=k)
+            labels = [cifar_arrays(per_file, c, seed=100 + k + c)[1] for c in classes]
+            records = np.concatenate(
+                [*(lab[:, None] for lab in labels), images.reshape(per_file, -1)], axis=1
+            )
+            _tar_add(tf, f"{folder}/{name}", records.tobytes())
+        for name, lines in names.items():
+            _tar_add(tf, f"{folder}/{name}", ("\n".join(lines) + "\n\n").encode())
+    return path
+
+
+CELEBA_N = 24
+CELEBA_PARTITION = [0] * 16 + [1] * 4 + [2] * 4  # train, val, test
+
+
+def face_jpeg(i: int, size: tuple[int, int] = (178, 218)) -> bytes:
+    """A smooth random 'face' (upsampled noise, so it compresses small)."""
+    rng = np.random.default_rng(i)
+    small = Image.fromarray(rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8))
+    buf = io.BytesIO()
+    small.resize(size, Image.Resampling.BILINEAR).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def attribute_rows(n: int) -> np.ndarray:
+    rows = np.where(np.random.default_rng(7).random((n, len(ATTRIBUTE_NAMES))) < 0.5, -1, 1)
+    rows[:, ATTRIBUTE_NAMES.index("Male")] = [1 if i % 3 == 0 else -1 for i in range(n)]
+    return rows
+
+
+def attr_text(names=ATTRIBUTE_NAMES, rows=None, files=None) -> str:
+    """list_attr_celeba.txt as published: count, names (trailing space), `file -1  1 ...`."""
+    rows = attribute_rows(CELEBA_N) if rows is None else rows
+    files = files or [f"{i + 1:06d}.jpg" for i in range(len(rows))]
+    lines = [str(len(rows)), " ".join(names) + " "]
+    lines += [f"{f} " + " ".join(f"{v:2d}" for v in row) for f, row in zip(files, rows, strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def write_celeba(
+    folder: Path, n: int = CELEBA_N, partitions: bool = True, small: tuple[int, ...] = ()
+) -> Path:
+    """A tiny CelebA in the real layout: img_align_celeba.zip (img_align_celeba/000001.jpg ...),
+    list_attr_celeba.txt and list_eval_partition.txt. Images in `small` are 100x100."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / "img_align_celeba.zip", "w") as zf:
+        zf.writestr("img_align_celeba/", b"")
+        for i in range(n):
+            zf.writestr(
+                f"img_align_celeba/{i + 1:06d}.jpg", face_jpeg(i, (100, 100) if i in small else (178, 218))
+            )
+    (folder / "list_attr_celeba.txt").write_text(attr_text(rows=attribute_rows(n)))
+    if partitions:
+        (folder / "list_eval_partition.txt").write_text(
+            "".join(f"{i + 1:06d}.jpg {CELEBA_PARTITION[i]}\n" for i in range(n))
+        )
+    return folder
 
 
 def build_mirror(root: Path, mnist_test: int = 400, emoji: int = 96) -> Path:

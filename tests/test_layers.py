@@ -151,10 +151,10 @@ def test_the_checks_see_a_breach(source, broken, monkeypatch, tmp_path):
 
 
 def test_the_tests_mirror_the_tree():
-    """A folder of tests is named after the package it tests (or `pipeline`, or `e2e` for the
-    runs through DVC); tests of a top-level module sit at the top of tests/."""
+    """A folder of tests is named after the package it tests (or `pipeline`, `benchmarks`, or
+    `e2e` for the runs through DVC); tests of a top-level module sit at the top of tests/."""
     packages = {p.name for p in LIBRARY.iterdir() if (p / "__init__.py").is_file()}
     folders = {
         p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name not in ("expected", "__pycache__")
     }
-    assert folders <= packages | {"pipeline", "e2e"}, sorted(folders - packages)
+    assert folders <= packages | {"pipeline", "benchmarks", "e2e"}, sorted(folders - packages)

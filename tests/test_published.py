@@ -104,3 +104,16 @@ def test_the_setup_line_says_when_samples_were_truncated():
         "; sampled with Jacobian truncation: of 1.11× the latents, the 90% with the smallest "
         "‖∂G/∂z‖ (Tanielian et al., 2020)"
     )
+
+
+def test_cifar_tables_show_each_protocol_and_leave_unreported_cells_empty():
+    assert benchmark_of({"kind": "images", "benchmark": "cifar10"}) == "cifar10"
+    assert benchmark_of({"kind": "images", "benchmark": "cifar100"}) == "cifar100"
+    scores = {"inception": {"fd_10000": 30.0, "fd": 28.0, "is_mean": 6.5}}
+    results = {"sngan_cifar10": [{"generators": {"ema": scores}, "generated_samples": 50000}] * 2}
+    lines = published_table(TABLES["cifar10"], results, {"sngan_cifar10": "G dcgan, D dcgan"})
+    text = "\n".join(lines)
+    assert "| **sngan_cifar10** (here) | 30.00 ± 0.00 | 28.00 ± 0.00 | 6.50 ± 0.00 | 2 | 50000 |" in text
+    assert "| DCGAN, StudioGAN (published) | 50.28 | – | 6.70 | – | – |" in text
+    assert "| SNGAN, Mimicry (published) | – | 16.77 | 7.97 | – | – |" in text
+    assert "10k generated against the 10k test images" in text and "6,400 kimg" in text

@@ -119,9 +119,9 @@ def test_system_options_by_kind():
 
 def test_an_unknown_dataset_is_refused_as_unknown(params, root):
     params = copy.deepcopy(params)
-    params["variants"]["gan_mnist"]["dataset"] = "cifar100"
+    params["variants"]["gan_mnist"]["dataset"] = "imagenet"
     with pytest.raises(
-        ConfigError, match=r"^variants.gan_mnist: unknown dataset 'cifar100'; known datasets: anime"
+        ConfigError, match=r"^variants.gan_mnist: unknown dataset 'imagenet'; known datasets: anime"
     ):
         resolve(params, "gan_mnist", root)
 

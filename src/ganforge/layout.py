@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 RAW_DIR = Path("data/raw")
+LOCATED = RAW_DIR / "located.json"  # written by `locate` when every raw input is at hand
 PREPARED_DIR = Path("data/prepared")
 CONFIG_DIR = Path("data/configs")
 MODELS_DIR = Path("data/models")

@@ -1,7 +1,8 @@
-"""Published results of the mode-collapse benchmarks (PacGAN, Lin et al. 2018, Tables 1 and 2;
-the rows it quotes from VEEGAN, Srivastava et al. 2017), with each paper's protocol and
-set-up, and the table that puts a run's variants beside them (mean ± standard error over
-seeds, as the paper reports)."""
+"""Published results ganforge's runs are put beside, each with its protocol and set-up: the
+mode-collapse benchmarks (PacGAN, Lin et al. 2018, Tables 1 and 2; the rows it quotes from
+VEEGAN, Srivastava et al. 2017) and the field's CIFAR tables (StudioGAN's and Mimicry's
+model zoos), and the table that puts a run's variants beside them (mean ± standard error over
+seeds)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ class Column:
 @dataclass(frozen=True)
 class Row:
     name: str
-    values: tuple[tuple[float, float | None], ...]
-    """(mean, standard error or None) per column, in the paper's units."""
+    values: tuple[tuple[float | None, float | None], ...]
+    """(mean, standard error or None) per column, in the paper's units; a None mean: the
+    source does not report that column."""
     runs: int | None = 10
     """Runs averaged (None: the paper does not say, e.g. rows quoted from another paper)."""
 
@@ -110,12 +112,64 @@ TABLES: Mapping[str, Published] = {
 }
 
 
+STUDIOGAN = "PyTorch-StudioGAN (Kang et al.), CIFAR10 model zoo"
+MIMICRY = "Mimicry (Lee and Town, CVPR-W 2020), CIFAR-10/100 baselines"
+_CIFAR_COLUMNS = (
+    Column("inception.fd_10000", "FID 10k vs 10k"),
+    Column("inception.fd", "FID 50k vs 50k"),
+    Column("inception.is_mean", "IS"),
+)
+_CIFAR_PROTOCOL = (
+    "Inception FID (pytorch-fid's FID weights here). StudioGAN: 10k generated against the 10k "
+    "test images, IS on the 10k generated; Mimicry: 50k generated against the 50k training "
+    "images, IS on 50k in 10 splits. Here: `fd` is 50k generated against 50k training images "
+    "(evaluation.real_count), `fd_10000` the first 10k of each (a training-split subset, not the "
+    "test split StudioGAN used), IS over 10 splits of every generated image; each score's "
+    "stamp in reports/scores.protocol.json says the rest (resize filter, precision)"
+)
+CIFAR_TABLES: Mapping[str, Published] = {
+    "cifar10": Published(
+        "CIFAR-10 (32×32, unconditional)",
+        f"{STUDIOGAN} (README at 3bb7464) and {MIMICRY}",
+        _CIFAR_PROTOCOL,
+        "StudioGAN: batch 64, lr 2e-4, Adam(0.5, 0.999); DCGAN (CNN) 200k G steps with 2 D steps "
+        "each (12,800 kimg to G), WGAN-GP and SNGAN (ResNet; SNGAN with hinge loss) 100k steps "
+        "with 5 D steps (6,400 kimg), BigGAN 100k steps. Mimicry: ResNet backbones, batch 64, "
+        "lr 2e-4 falling linearly, Adam(0, 0.9), 5 D steps, 100k G steps (6,400 kimg). Neither "
+        "README gives GPU hours; benchmarks/gpu_check.py measures this machine's img/s",
+        _CIFAR_COLUMNS,
+        (
+            Row("DCGAN, StudioGAN", ((50.281, None), (None, None), (6.697, None)), None),
+            Row("WGAN-GP, StudioGAN", ((25.883, None), (None, None), (7.281, None)), None),
+            Row("SNGAN (hinge), StudioGAN", ((13.161, None), (None, None), (8.810, None)), None),
+            Row("BigGAN, StudioGAN", ((8.128, None), (None, None), (9.850, None)), None),
+            Row("WGAN-GP, Mimicry", ((None, None), (22.29, None), (7.33, None)), None),
+            Row("SNGAN, Mimicry", ((None, None), (16.77, None), (7.97, None)), None),
+        ),
+    ),
+    "cifar100": Published(
+        "CIFAR-100 (32×32, unconditional)",
+        MIMICRY,
+        _CIFAR_PROTOCOL,
+        "Mimicry: ResNet SNGAN, batch 64, lr 2e-4 falling linearly, Adam(0, 0.9), 5 D steps, "
+        "100k G steps (6,400 kimg)",
+        _CIFAR_COLUMNS,
+        (Row("SNGAN, Mimicry", ((None, None), (22.61, None), (7.57, None)), None),),
+    ),
+}
+
+
+TABLES = {**TABLES, **CIFAR_TABLES}
+
+
 def benchmark_of(meta: Mapping[str, Any]) -> str | None:
     """Which published table a prepared dataset (its metadata JSON) compares with, if any."""
     if meta.get("kind") == "points" and meta.get("shape") in ("ring", "grid"):
         return str(meta["shape"])
     if meta.get("evaluator") == "stacked":
         return "stacked"
+    if meta.get("benchmark") in CIFAR_TABLES:
+        return str(meta["benchmark"])
     return None
 
 
@@ -129,7 +183,9 @@ def mean_se(values: Sequence[float]) -> tuple[float, float | None]:
     return mean, math.sqrt(var / n)
 
 
-def _cell(mean: float, se: float | None, digits: int) -> str:
+def _cell(mean: float | None, se: float | None, digits: int) -> str:
+    if mean is None:
+        return "–"
     text = f"{mean:.{digits}f}"
     return text if se is None else f"{text} ± {se:.{digits}f}"
 

@@ -1,6 +1,7 @@
 import zipfile
 
 import pytest
+import torch
 
 from ganforge.core.errors import CredentialsError, DataError
 from ganforge.data.anime import AnimeConfig, kaggle_api, load_anime
@@ -94,3 +95,18 @@ def test_damaged_member_is_skipped(tmp_path, ctx_factory):
 def test_bad_dataset_reference():
     with pytest.raises(ValueError, match="owner/name"):
         AnimeConfig(kaggle_dataset="animefaces")
+
+
+def test_resize_options_reach_the_archive(tmp_path, ctx_factory):
+    write_kaggle_zip(tmp_path / "m" / "anime" / "animefacedataset.zip", 4)
+    ctx = ctx_factory("anime", tmp_path / "m")
+    default = load_anime(AnimeConfig(image_size=8), ctx)
+    assert default.meta["resize"] == {"filter": "bicubic", "fit": "centre_crop", "antialias": True}
+    padded = load_anime(AnimeConfig(image_size=8, resize_filter="lanczos", fit="pad", pad_value=255), ctx)
+    assert padded.meta["resize"] == {"filter": "lanczos", "fit": "pad", "antialias": True, "pad_value": 255}
+    assert not torch.equal(default.images, padded.images)
+
+
+def test_unknown_resize_filter():
+    with pytest.raises(ValueError, match="unknown resize_filter 'antialias'; known: bicubic, lanczos"):
+        AnimeConfig(resize_filter="antialias")

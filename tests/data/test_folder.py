@@ -1,9 +1,15 @@
+import io
+import re
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from ganforge.core.errors import DataError, MissingDataError
+from ganforge.core.config import from_dict
+from ganforge.core.errors import ConfigError, DataError, MissingDataError
 from ganforge.data.folder import FolderConfig, load_folder
-from ganforge.data.images import decode_image
+from ganforge.data.images import RESIZE_FILTERS, Resize, decode_image
 from tests.builders import jpeg_bytes, write_image_folder
 
 
@@ -111,3 +117,114 @@ def test_decode_crops_the_centre_square_and_resizes():
     assert arr.shape == (3, 10, 10)
     gray = decode_image(jpeg_bytes((200, 10, 10), size=(60, 30)), 12, 1)
     assert gray.shape == (1, 12, 12)
+
+
+def _pil_rgb(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def _chw(img: Image.Image) -> np.ndarray:
+    return np.asarray(img).transpose(2, 0, 1)
+
+
+def _two_tone_png(size=(40, 20), left=(250, 20, 20), right=(20, 20, 250)) -> bytes:
+    img = Image.new("RGB", size, left)
+    img.paste(Image.new("RGB", (size[0] // 2, size[1]), right), (size[0] // 2, 0))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_default_resize_is_the_original_crop_and_bicubic():
+    """The defaults must leave prepared datasets byte-identical: the centred square, then
+    PIL bicubic, computed here without ganforge."""
+    for size in [(60, 30), (31, 77)]:
+        data = jpeg_bytes((200, 90, 10), size=size)
+        img = _pil_rgb(data)
+        w, h = img.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        expected = _chw(
+            img.crop((left, top, left + side, top + side)).resize((10, 10), Image.Resampling.BICUBIC)
+        )
+        assert np.array_equal(decode_image(data, 10, 3), expected)
+        assert np.array_equal(decode_image(data, 10, 3, Resize()), expected)
+        assert np.array_equal(decode_image(data, 10, 3, Resize("bicubic", "centre_crop")), expected)
+
+
+@pytest.mark.parametrize("name", ["bicubic", "lanczos", "bilinear", "box", "nearest"])
+def test_each_filter_is_pils(name):
+    data = jpeg_bytes((200, 90, 10), size=(60, 30))
+    expected = _chw(_pil_rgb(data).crop((15, 0, 45, 30)).resize((12, 12), RESIZE_FILTERS[name]))
+    assert np.array_equal(decode_image(data, 12, 3, Resize(name)), expected)
+
+
+def test_filters_give_different_images():
+    data = jpeg_bytes((200, 90, 10), size=(61, 47))
+    arrays = {name: decode_image(data, 13, 3, Resize(name)) for name in RESIZE_FILTERS}
+    assert len({a.tobytes() for a in arrays.values()}) == len(RESIZE_FILTERS)
+
+
+@pytest.mark.parametrize("pad_value", [0, 255, 128])
+def test_pad_centres_the_whole_image_on_a_constant_canvas(pad_value):
+    data = _two_tone_png((40, 20))  # wide: 16x8 after resizing, 4 rows of padding above and below
+    arr = decode_image(data, 16, 3, Resize("bicubic", "pad", pad_value))
+    assert arr.shape == (3, 16, 16)
+    assert (arr[:, :4] == pad_value).all() and (arr[:, 12:] == pad_value).all()
+    expected = _chw(_pil_rgb(data).resize((16, 8), Image.Resampling.BICUBIC))
+    assert np.array_equal(arr[:, 4:12], expected)
+    assert tuple(arr[:, 8, 0]) == (250, 20, 20) and tuple(arr[:, 8, 15]) == (20, 20, 250)  # both halves kept
+
+
+def test_pad_tall_and_gray_images():
+    data = _two_tone_png((21, 40))  # tall: 8x16 after resizing (21 * 16 / 40 = 8.4), 4 columns each side
+    arr = decode_image(data, 16, 1, Resize("lanczos", "pad", 7))
+    assert arr.shape == (1, 16, 16)
+    assert (arr[:, :, :4] == 7).all() and (arr[:, :, 12:] == 7).all()
+    assert not (arr[:, :, 4:12] == 7).any()
+
+
+def test_stretch_keeps_everything_and_ignores_the_aspect_ratio():
+    data = _two_tone_png((40, 20))
+    arr = decode_image(data, 16, 3, Resize("box", "stretch"))
+    assert np.array_equal(arr, _chw(_pil_rgb(data).resize((16, 16), Image.Resampling.BOX)))
+    cropped = decode_image(data, 16, 3)
+    assert not np.array_equal(arr, cropped)
+
+
+def test_square_images_are_the_same_for_every_fit():
+    data = jpeg_bytes((20, 200, 90), size=(48, 48))
+    arrays = [decode_image(data, 12, 3, Resize("lanczos", fit)) for fit in ("centre_crop", "pad", "stretch")]
+    assert all(np.array_equal(arrays[0], a) for a in arrays[1:])
+
+
+def test_folder_records_the_resize_in_its_metadata(tmp_path, ctx_factory):
+    write_image_folder(tmp_path / "mine", 4)
+    default = load_folder(FolderConfig(path=str(tmp_path / "mine"), image_size=8), ctx_factory("mine"))
+    assert default.meta["resize"] == {"filter": "bicubic", "fit": "centre_crop", "antialias": True}
+    cfg = FolderConfig(
+        path=str(tmp_path / "mine"), image_size=8, resize_filter="nearest", fit="pad", pad_value=9
+    )
+    padded = load_folder(cfg, ctx_factory("mine"))
+    assert padded.meta["resize"] == {"filter": "nearest", "fit": "pad", "antialias": False, "pad_value": 9}
+    assert (padded.images[:, :, 0] == 9).all()  # the 40x30 images: 8x6 after resizing, a row above
+    assert not torch.equal(default.images, padded.images)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            {"resize_filter": "cubic"},
+            "unknown resize_filter 'cubic'; known: bicubic, lanczos, bilinear, box, nearest",
+        ),
+        ({"fit": "letterbox"}, "unknown fit 'letterbox'; known: centre_crop, pad, stretch"),
+        ({"pad_value": 256}, "pad_value must be a grey level from 0 to 255, got 256"),
+    ],
+)
+def test_unknown_resize_options(options, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        FolderConfig(path="x", **options)
+    with pytest.raises(ConfigError) as err:
+        from_dict(FolderConfig, {"path": "x", **options}, "datasets.mine")
+    assert str(err.value) == f"datasets.mine: {expected}"

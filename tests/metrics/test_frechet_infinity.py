@@ -48,3 +48,20 @@ def test_subset_sizes_span_a_fifth_to_all_and_bad_requests_are_one_line():
         subset_sizes(4)
     with pytest.raises(DataError, match=r"subset sizes must lie in \[2, 10\]"):
         frechet_infinity(FeatureStats(np.zeros(2), np.eye(2), 10), np.zeros((10, 2)), sizes=(2, 4, 6, 8, 20))
+
+
+def test_fd_at_the_published_sizes_is_the_fd_of_the_first_n_of_each():
+    from ganforge.metrics.features import Features
+    from ganforge.metrics.frechet import feature_stats, frechet_from_stats
+    from ganforge.metrics.suite import EvalConfig, Reference, feature_scores
+
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(300, 4)), rng.normal(0.3, 1.0, size=(260, 4))
+    cfg = EvalConfig(kid_subsets=2, kid_subset_size=50, fd_sizes=(100, 280))
+    ref = Reference.build("x", Features(real, None), None, 0, cfg)
+    scores = feature_scores(ref, Features(fake, None), cfg)
+    expected = frechet_from_stats(feature_stats(real[:100]), feature_stats(fake[:100]))
+    assert scores["fd_100"] == pytest.approx(expected) and "fd_280" not in scores  # only 260 generated
+    assert "fd_100" not in feature_scores(
+        ref, Features(fake, None), EvalConfig(kid_subsets=2, kid_subset_size=50)
+    )

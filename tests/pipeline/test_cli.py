@@ -31,7 +31,7 @@ def test_unknown_dataset(project):
     result = runner.invoke(app, ["prepare", "imagenet"])
     assert result.exit_code == 1
     assert result.output.strip().startswith(
-        "error: unknown dataset 'imagenet'; known datasets: anime, circle"
+        "error: unknown dataset 'imagenet'; known datasets: anime, celeba, cifar10, cifar100, circle"
     )
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 

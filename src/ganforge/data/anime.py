@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 
-from ganforge.data.fetch import RawFiles, SourceContext
-from ganforge.data.folder import subset
-from ganforge.data.images import check_bad_fraction, check_image_options, decode_all, is_image_name
-from ganforge.data.prepared import PreparedDataset
 from ganforge.core.errors import CredentialsError, DataError
 from ganforge.core.io import ManifestDigest, sha256_file
+from ganforge.data.fetch import RawFiles, RawNeed, SourceContext
+from ganforge.data.folder import subset
+from ganforge.data.images import Resize, check_bad_fraction, check_image_options, decode_all, is_image_name
+from ganforge.data.prepared import PreparedDataset
 
 KAGGLE_DATASET = "splcher/animefacedataset"
 
@@ -31,18 +31,27 @@ CREDENTIALS_HELP = (
 
 @dataclass(frozen=True)
 class AnimeConfig:
-    """Anime faces: centre-cropped and resized to image_size; a random subset of `limit`."""
+    """Anime faces: made square by `fit` (centre_crop by default) and resized to image_size
+    with the PIL filter `resize_filter`; a random subset of `limit`."""
 
     kaggle_dataset: str = KAGGLE_DATASET
     image_size: int = 64
     limit: int | None = None
     subset_seed: int = 0
     max_bad_fraction: float = 0.01
+    resize_filter: str = "bicubic"
+    fit: str = "centre_crop"
+    pad_value: int = 0
 
     def __post_init__(self) -> None:
         check_image_options(self.image_size, self.limit, self.max_bad_fraction)
         if self.kaggle_dataset.count("/") != 1:
             raise ValueError(f"kaggle_dataset must look like owner/name, got {self.kaggle_dataset!r}")
+        _ = self.resize
+
+    @property
+    def resize(self) -> Resize:
+        return Resize(self.resize_filter, self.fit, self.pad_value)
 
 
 def archive_name(dataset: str) -> str:
@@ -86,6 +95,10 @@ def read_member(archive: zipfile.ZipFile, name: str) -> bytes:
         raise OSError(f"damaged zip member ({exc})") from exc
 
 
+def anime_needs(cfg: AnimeConfig) -> list[RawNeed]:
+    return [RawNeed("anime", archive_name(cfg.kaggle_dataset))]
+
+
 def load_anime(cfg: AnimeConfig, ctx: SourceContext) -> PreparedDataset:
     """Fetch (mirror, cache or Kaggle) and decode the anime faces archive."""
     filename = archive_name(cfg.kaggle_dataset)
@@ -93,7 +106,9 @@ def load_anime(cfg: AnimeConfig, ctx: SourceContext) -> PreparedDataset:
     try:
         archive = zipfile.ZipFile(raw.path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{raw.path} is not a readable zip archive ({exc}); delete it and fetch it again") from exc
+        raise DataError(
+            f"{raw.path} is not a readable zip archive ({exc}); delete it and fetch it again"
+        ) from exc
     with archive:
         names = sorted(n for n in archive.namelist() if is_image_name(n) and not n.endswith("/"))
         if not names:
@@ -104,17 +119,24 @@ def load_anime(cfg: AnimeConfig, ctx: SourceContext) -> PreparedDataset:
         def reader(name: str) -> Any:
             return digest.reader(name, lambda: read_member(archive, name))
 
-        decoded = decode_all(((n, reader(n)) for n in chosen), cfg.image_size, 3)
+        decoded = decode_all(((n, reader(n)) for n in chosen), cfg.image_size, 3, resize=cfg.resize)
     check_bad_fraction(decoded, cfg.max_bad_fraction, f"{ctx.name} ({raw.path.name})")
     meta = {
         "source": f"Kaggle dataset {cfg.kaggle_dataset}",
         "stand_in": False,
-        "inputs": [{"file": filename, "origin": raw.origin, "sha256": sha256_file(raw.path),
-                    "manifest_sha256": digest.hexdigest()}],
+        "inputs": [
+            {
+                "file": filename,
+                "origin": raw.origin,
+                "sha256": sha256_file(raw.path),
+                "manifest_sha256": digest.hexdigest(),
+            }
+        ],
         "counts": {**decoded.counts(), "available": len(names)},
         "skipped_files": decoded.skipped_listing(),
         "image_size": cfg.image_size,
         "limit": cfg.limit,
+        "resize": cfg.resize.describe(),
     }
     tensors = {"images": torch.from_numpy(decoded.stacked(cfg.image_size, 3))}
     return PreparedDataset(ctx.name, "images", tensors, [], meta)

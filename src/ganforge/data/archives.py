@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganforge.data.fetch import RawFile, RawFiles, SourceContext
+from ganforge.core.errors import DataError, unknown_name
+from ganforge.core.io import ManifestDigest, sha256_file
+from ganforge.data.fetch import RawFile, RawFiles, RawNeed, SourceContext
 from ganforge.data.folder import subset
 from ganforge.data.images import (
     DecodedImages,
@@ -27,15 +29,24 @@ from ganforge.data.images import (
     is_image_name,
 )
 from ganforge.data.prepared import PreparedDataset, check_holdout, heldout_mask
-from ganforge.core.errors import DataError, unknown_name
-from ganforge.core.io import ManifestDigest, sha256_file
 
 PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
 CYCLEGAN_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip"
 PIX2PIX_SETS = ("cityscapes", "edges2handbags", "edges2shoes", "facades", "maps", "night2day")
-CYCLEGAN_SETS = ("ae_photos", "apple2orange", "cezanne2photo", "cityscapes", "facades",
-                 "horse2zebra", "iphone2dslr_flower", "maps", "monet2photo",
-                 "summer2winter_yosemite", "ukiyoe2photo", "vangogh2photo")
+CYCLEGAN_SETS = (
+    "ae_photos",
+    "apple2orange",
+    "cezanne2photo",
+    "cityscapes",
+    "facades",
+    "horse2zebra",
+    "iphone2dslr_flower",
+    "maps",
+    "monet2photo",
+    "summer2winter_yosemite",
+    "ukiyoe2photo",
+    "vangogh2photo",
+)
 
 
 @dataclass(frozen=True)
@@ -105,14 +116,28 @@ def _fetch(ctx: SourceContext, kind: str, filename: str, url: str) -> RawFile:
     return RawFiles(ctx, kind).get(filename, [url])
 
 
-def _decode(names: list[str], read: Callable[[str], bytes], digest: ManifestDigest,
-            decode: Callable[[bytes], np.ndarray], where: str, cfg: ArchiveConfig) -> DecodedImages:
+def _decode(
+    names: list[str],
+    read: Callable[[str], bytes],
+    digest: ManifestDigest,
+    decode: Callable[[bytes], np.ndarray],
+    where: str,
+    cfg: ArchiveConfig,
+) -> DecodedImages:
     if not names:
         raise DataError(f"{where}: no images for split {cfg.split!r}")
     items = ((n, digest.reader(n, lambda n=n: read(n))) for n in names)
     decoded = decode_all(items, cfg.image_size, 3, decode=decode)
     check_bad_fraction(decoded, cfg.max_bad_fraction, where)
     return decoded
+
+
+def pix2pix_needs(cfg: ArchiveConfig) -> list[RawNeed]:
+    return [RawNeed("pix2pix", f"{cfg.archive}.tar.gz")]
+
+
+def cyclegan_needs(cfg: ArchiveConfig) -> list[RawNeed]:
+    return [RawNeed("cyclegan", f"{cfg.archive}.zip")]
 
 
 def load_pix2pix(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
@@ -124,14 +149,26 @@ def load_pix2pix(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
     digest = ManifestDigest()
     with open_archive(raw) as (names, read):
         chosen = _select(names, f"{cfg.archive}/{cfg.split}/", cfg)
-        decoded = _decode(chosen, read, digest, lambda b: decode_side_by_side(b, cfg.image_size),
-                          f"{ctx.name} ({filename})", cfg)
+        decoded = _decode(
+            chosen,
+            read,
+            digest,
+            lambda b: decode_side_by_side(b, cfg.image_size),
+            f"{ctx.name} ({filename})",
+            cfg,
+        )
     pairs = torch.from_numpy(np.stack(decoded.arrays))
     meta = {
         "source": f"pix2pix archive {cfg.archive} ({cfg.split} split)",
         "stand_in": False,
-        "inputs": [{"file": filename, "origin": raw.origin, "sha256": sha256_file(raw.path),
-                    "manifest_sha256": digest.hexdigest()}],
+        "inputs": [
+            {
+                "file": filename,
+                "origin": raw.origin,
+                "sha256": sha256_file(raw.path),
+                "manifest_sha256": digest.hexdigest(),
+            }
+        ],
         "counts": decoded.counts(),
         "skipped_files": decoded.skipped_listing(),
         "domains": {"a": "left half of each image", "b": "right half of each image"},
@@ -139,8 +176,11 @@ def load_pix2pix(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
         "image_size": cfg.image_size,
         "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
     }
-    tensors = {"a": pairs[:, 0].contiguous(), "b": pairs[:, 1].contiguous(),
-               "heldout": heldout_mask(len(pairs), cfg.holdout, cfg.holdout_seed)}
+    tensors = {
+        "a": pairs[:, 0].contiguous(),
+        "b": pairs[:, 1].contiguous(),
+        "heldout": heldout_mask(len(pairs), cfg.holdout, cfg.holdout_seed),
+    }
     return PreparedDataset(ctx.name, "paired", tensors, [], meta)
 
 
@@ -157,13 +197,25 @@ def load_cyclegan(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
     with open_archive(raw) as (names, read):
         for side in ("A", "B"):
             chosen = _select(names, f"{cfg.archive}/{cfg.split}{side}/", cfg)
-            domains[side] = _decode(chosen, read, digest, lambda b: decode_image(b, cfg.image_size, 3),
-                                    f"{ctx.name} ({filename}, {cfg.split}{side})", cfg)
+            domains[side] = _decode(
+                chosen,
+                read,
+                digest,
+                lambda b: decode_image(b, cfg.image_size, 3),
+                f"{ctx.name} ({filename}, {cfg.split}{side})",
+                cfg,
+            )
     meta = {
         "source": f"CycleGAN archive {cfg.archive} ({cfg.split} split)",
         "stand_in": False,
-        "inputs": [{"file": filename, "origin": raw.origin, "sha256": sha256_file(raw.path),
-                    "manifest_sha256": digest.hexdigest()}],
+        "inputs": [
+            {
+                "file": filename,
+                "origin": raw.origin,
+                "sha256": sha256_file(raw.path),
+                "manifest_sha256": digest.hexdigest(),
+            }
+        ],
         "counts": {f"{side.lower()}_{k}": v for side, d in domains.items() for k, v in d.counts().items()},
         "skipped_files": domains["A"].skipped_listing() + domains["B"].skipped_listing(),
         "domains": {"a": f"{cfg.split}A", "b": f"{cfg.split}B"},
@@ -171,9 +223,10 @@ def load_cyclegan(cfg: ArchiveConfig, ctx: SourceContext) -> PreparedDataset:
         "image_size": cfg.image_size,
         "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
     }
-    tensors = {"a": torch.from_numpy(domains["A"].stacked(cfg.image_size, 3)),
-               "b": torch.from_numpy(domains["B"].stacked(cfg.image_size, 3))}
+    tensors = {
+        "a": torch.from_numpy(domains["A"].stacked(cfg.image_size, 3)),
+        "b": torch.from_numpy(domains["B"].stacked(cfg.image_size, 3)),
+    }
     tensors["heldout_a"] = heldout_mask(len(tensors["a"]), cfg.holdout, cfg.holdout_seed)
     tensors["heldout_b"] = heldout_mask(len(tensors["b"]), cfg.holdout, cfg.holdout_seed + 1)
     return PreparedDataset(ctx.name, "unpaired", tensors, [], meta)
-

@@ -36,6 +36,30 @@ class SourceContext:
 
 
 @dataclass(frozen=True)
+class RawNeed:
+    """A raw file a source will read: `<mirror>/<mirror_dir>/<filename>` or the download cache."""
+
+    mirror_dir: str
+    filename: str
+
+
+def missing_lines(ctx: SourceContext, needs: Sequence[RawNeed]) -> list[str]:
+    """A line for each needed raw file that is neither in the mirror nor in the download cache,
+    saying where to put it."""
+    lines = []
+    for need in needs:
+        files = RawFiles(ctx, need.mirror_dir)
+        if files.find_local(need.filename) is None:
+            mirrored = files.mirror_path(need.filename)
+            place = f"{mirrored} (the mirror) or " if mirrored is not None else ""
+            lines.append(
+                f"{ctx.name}: {need.filename} is missing: put it at {place}"
+                f"{files.cache_dir / need.filename} (the download cache)"
+            )
+    return lines
+
+
+@dataclass(frozen=True)
 class RawFile:
     """A raw file that was found: where, and how it was obtained (mirror, cache, download)."""
 
@@ -124,8 +148,10 @@ class RawFiles:
     def _missing_message(self, filename: str, failures: list[str], hint: str) -> str:
         where = self.mirror_path(filename)
         if where is None:
-            place = (f"no data mirror is set (set GANFORGE_DATA_MIRROR to a folder laid out like "
-                     f"shared/datasets, with the file at <mirror>/{self.mirror_dir}/{filename})")
+            place = (
+                f"no data mirror is set (set GANFORGE_DATA_MIRROR to a folder laid out like "
+                f"shared/datasets, with the file at <mirror>/{self.mirror_dir}/{filename})"
+            )
         else:
             place = f"it is not in the mirror (expected at {where})"
         if self.ctx.offline:

@@ -21,7 +21,9 @@ def read_gzip(path: Path) -> bytes:
         with gzip.open(path, "rb") as fh:
             return fh.read()
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DataError(f"{path} is a truncated or corrupt gzip file ({exc}); delete it and fetch it again") from exc
+        raise DataError(
+            f"{path} is a truncated or corrupt gzip file ({exc}); delete it and fetch it again"
+        ) from exc
 
 
 def parse_idx(data: bytes, where: str) -> np.ndarray:
@@ -33,13 +35,15 @@ def parse_idx(data: bytes, where: str) -> np.ndarray:
     header = 4 + 4 * ndim
     if ndim == 0 or len(data) < header:
         raise DataError(f"{where}: IDX header is truncated or declares {ndim} dimensions")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[data[2]])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) - header != expected:
         dims = "×".join(map(str, shape))
-        raise DataError(f"{where}: IDX header says {dims} but the file holds {len(data) - header} "
-                        f"data bytes instead of {expected}")
+        raise DataError(
+            f"{where}: IDX header says {dims} but the file holds {len(data) - header} "
+            f"data bytes instead of {expected}"
+        )
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 

@@ -11,13 +11,13 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ganforge.core.errors import DataError, MissingDataError
+from ganforge.core.io import ManifestDigest
 from ganforge.data.archives import decode_side_by_side
 from ganforge.data.fetch import SourceContext
 from ganforge.data.folder import resolve_root, subset
 from ganforge.data.images import check_bad_fraction, check_image_options, decode_all, is_image_name
 from ganforge.data.prepared import PreparedDataset, check_holdout, heldout_mask
-from ganforge.core.errors import DataError, MissingDataError
-from ganforge.core.io import ManifestDigest
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,9 @@ class UnpairedFoldersConfig(FolderPairConfig):
 def _images_in(folder: Path, where: str) -> list[str]:
     if not folder.is_dir():
         raise MissingDataError(f"{where}: image folder {folder} does not exist")
-    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and is_image_name(p.name))
+    names = sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and is_image_name(p.name)
+    )
     if not names:
         raise DataError(f"{where}: no image files in {folder}")
     return names
@@ -108,15 +110,22 @@ def load_paired_folder(cfg: PairedFolderConfig, ctx: SourceContext) -> PreparedD
         chosen = [matched[i] for i in subset(len(matched), cfg.limit, cfg.subset_seed)]
         sides = {}
         for side, folder in folders.items():
-            decoded = decode_all(((n, digest.reader(f"{side}/{n}", (folder / n).read_bytes)) for n in chosen),
-                                 cfg.image_size, 3)
+            decoded = decode_all(
+                ((n, digest.reader(f"{side}/{n}", (folder / n).read_bytes)) for n in chosen),
+                cfg.image_size,
+                3,
+            )
             check_bad_fraction(decoded, cfg.max_bad_fraction, f"{ctx.name} ({folder})")
             sides[side] = decoded
         keep = sorted(set(sides["a"].names) & set(sides["b"].names))  # pairs whose two images decoded
         a = np.stack([arr for n, arr in zip(sides["a"].names, sides["a"].arrays, strict=True) if n in keep])
         b = np.stack([arr for n, arr in zip(sides["b"].names, sides["b"].arrays, strict=True) if n in keep])
-        counts = {"matched": len(matched), "kept": len(keep), "unmatched": len(listed["a"] ^ listed["b"]),
-                  "skipped": len(chosen) - len(keep)}
+        counts = {
+            "matched": len(matched),
+            "kept": len(keep),
+            "unmatched": len(listed["a"] ^ listed["b"]),
+            "skipped": len(chosen) - len(keep),
+        }
         skipped = sides["a"].skipped_listing() + sides["b"].skipped_listing()
     tensors = {
         "a": torch.from_numpy(_to_channels(a, cfg.channels_a)),
@@ -124,7 +133,9 @@ def load_paired_folder(cfg: PairedFolderConfig, ctx: SourceContext) -> PreparedD
         "heldout": heldout_mask(len(a), cfg.holdout, cfg.holdout_seed),
     }
     meta = {
-        "source": f"paired folder ({cfg.layout}; {'mirror: ' + cfg.mirror_path if cfg.mirror_path else cfg.path})",
+        "source": (
+            f"paired folder ({cfg.layout}; {'mirror: ' + cfg.mirror_path if cfg.mirror_path else cfg.path})"
+        ),
         "stand_in": False,
         "inputs": [{"files": f"{digest.files} images", "manifest_sha256": digest.hexdigest()}],
         "counts": counts,
@@ -144,15 +155,22 @@ def load_unpaired_folders(cfg: UnpairedFoldersConfig, ctx: SourceContext) -> Pre
     tensors: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
     skipped: list[dict[str, str]] = []
-    for seed_offset, (side, d, channels) in enumerate((("a", cfg.a_dir, cfg.channels_a), ("b", cfg.b_dir, cfg.channels_b))):
+    for seed_offset, (side, d, channels) in enumerate(
+        (("a", cfg.a_dir, cfg.channels_a), ("b", cfg.b_dir, cfg.channels_b))
+    ):
         folder = root / d
         names = _images_in(folder, ctx.name)
         chosen = [names[i] for i in subset(len(names), cfg.limit, cfg.subset_seed)]
-        decoded = decode_all(((n, digest.reader(f"{side}/{n}", (folder / n).read_bytes)) for n in chosen),
-                             cfg.image_size, channels)
+        decoded = decode_all(
+            ((n, digest.reader(f"{side}/{n}", (folder / n).read_bytes)) for n in chosen),
+            cfg.image_size,
+            channels,
+        )
         check_bad_fraction(decoded, cfg.max_bad_fraction, f"{ctx.name} ({folder})")
         tensors[side] = torch.from_numpy(decoded.stacked(cfg.image_size, channels))
-        tensors[f"heldout_{side}"] = heldout_mask(len(decoded.names), cfg.holdout, cfg.holdout_seed + seed_offset)
+        tensors[f"heldout_{side}"] = heldout_mask(
+            len(decoded.names), cfg.holdout, cfg.holdout_seed + seed_offset
+        )
         counts.update({f"{side}_{k}": v for k, v in decoded.counts().items()})
         skipped += decoded.skipped_listing()
     meta = {

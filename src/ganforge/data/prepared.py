@@ -14,6 +14,7 @@ import torch
 
 from ganforge.core.errors import DataError, MissingDataError
 from ganforge.core.io import save_torch, sha256_file, write_json
+from ganforge.data.streaming import is_stream, open_stream
 
 FORMAT_VERSION = 1
 
@@ -50,6 +51,9 @@ class PreparedDataset:
     tensors: dict[str, torch.Tensor]
     class_names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    backing: Path | None = None
+    """A streaming-format file that already holds the tensors (memory-mapped from it):
+    saving renames it into place instead of writing the tensors again."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -132,8 +136,10 @@ def summarize(ds: PreparedDataset) -> dict[str, Any]:
     return {
         "kind": ds.kind,
         "examples": len(ds),
-        "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")}
-                    for k, v in sorted(ds.tensors.items())},
+        "tensors": {
+            k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")}
+            for k, v in sorted(ds.tensors.items())
+        },
         "class_names": list(ds.class_names),
     }
 
@@ -141,6 +147,19 @@ def summarize(ds: PreparedDataset) -> dict[str, Any]:
 def save_prepared(ds: PreparedDataset, prepared_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write the data file and its metadata atomically; return both paths."""
     data_path, meta_path = dataset_paths(prepared_dir, ds.name)
+    if ds.backing is not None:
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+        ds.backing.replace(data_path)
+        ds.backing = None
+        meta = {
+            "dataset": ds.name,
+            **ds.meta,
+            **summarize(ds),
+            "storage": "streaming",
+            "data_sha256": sha256_file(data_path),
+        }
+        write_json(meta_path, meta)
+        return data_path, meta_path
     payload = {
         "format": FORMAT_VERSION,
         "name": ds.name,
@@ -161,15 +180,20 @@ def load_prepared(prepared_dir: str | os.PathLike[str], name: str) -> PreparedDa
         raise MissingDataError(
             f"prepared dataset {name!r} not found at {data_path}: run `dvc repro prepare@{name}`"
         )
-    try:
-        payload = torch.load(data_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise DataError(f"{data_path} is not a readable prepared dataset ({exc}); re-run its prepare stage") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
-        raise DataError(f"{data_path} has an unknown format; re-run its prepare stage")
     meta: dict[str, Any] = {}
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if is_stream(data_path):
+        header, tensors = open_stream(data_path)
+        return PreparedDataset(header["name"], header["kind"], tensors, list(header["class_names"]), meta)
+    try:
+        payload = torch.load(data_path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise DataError(
+            f"{data_path} is not a readable prepared dataset ({exc}); re-run its prepare stage"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+        raise DataError(f"{data_path} has an unknown format; re-run its prepare stage")
     return PreparedDataset(
         name=payload["name"],
         kind=payload["kind"],

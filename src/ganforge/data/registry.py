@@ -9,11 +9,14 @@ from functools import partial
 from typing import Any
 
 from ganforge.core.config import from_dict
-from ganforge.data.anime import AnimeConfig, load_anime
-from ganforge.data.archives import ArchiveConfig, load_cyclegan, load_pix2pix
-from ganforge.data.fetch import SourceContext
-from ganforge.data.folder import FolderConfig, load_folder
-from ganforge.data.mnist import MnistConfig, load_mnist_family
+from ganforge.core.errors import ConfigError, unknown_name
+from ganforge.data.anime import AnimeConfig, anime_needs, load_anime
+from ganforge.data.archives import ArchiveConfig, cyclegan_needs, load_cyclegan, load_pix2pix, pix2pix_needs
+from ganforge.data.celeba import CelebaConfig, celeba_missing, load_celeba
+from ganforge.data.cifar import CifarConfig, cifar_needs, load_cifar
+from ganforge.data.fetch import RawNeed, SourceContext, missing_lines
+from ganforge.data.folder import FolderConfig, folder_missing, load_folder
+from ganforge.data.mnist import MnistConfig, load_mnist_family, mnist_needs
 from ganforge.data.pairs import (
     PairedFolderConfig,
     UnpairedFoldersConfig,
@@ -24,7 +27,6 @@ from ganforge.data.prepared import PreparedDataset
 from ganforge.data.stacked import StackedConfig, make_stacked
 from ganforge.data.toy2d import Toy2DConfig, make_toy2d
 from ganforge.data.translation import EdgesConfig, RecolorConfig, make_edges, make_recolor
-from ganforge.core.errors import ConfigError, unknown_name
 
 
 @dataclass(frozen=True)
@@ -33,16 +35,25 @@ class Source:
     build: Callable[[Any, SourceContext], PreparedDataset]
     derived: bool = False
     """True when the source reads another prepared dataset (named by `from_dataset`)."""
+    needs: Callable[[Any], list[RawNeed]] | None = None
+    """The raw files it reads (from the mirror, the download cache or the network)."""
+    present: Callable[[Any, SourceContext], list[str]] | None = None
+    """A line for each local input (a folder) that is not there."""
 
 
 SOURCES: Mapping[str, Source] = {
-    "mnist": Source(MnistConfig, partial(load_mnist_family, "mnist")),
-    "fashion_mnist": Source(MnistConfig, partial(load_mnist_family, "fashion_mnist")),
-    "kaggle_anime": Source(AnimeConfig, load_anime),
-    "folder": Source(FolderConfig, load_folder),
+    "mnist": Source(MnistConfig, partial(load_mnist_family, "mnist"), needs=partial(mnist_needs, "mnist")),
+    "fashion_mnist": Source(
+        MnistConfig, partial(load_mnist_family, "fashion_mnist"), needs=partial(mnist_needs, "fashion_mnist")
+    ),
+    "kaggle_anime": Source(AnimeConfig, load_anime, needs=anime_needs),
+    "cifar10": Source(CifarConfig, partial(load_cifar, "cifar10"), needs=partial(cifar_needs, "cifar10")),
+    "cifar100": Source(CifarConfig, partial(load_cifar, "cifar100"), needs=partial(cifar_needs, "cifar100")),
+    "celeba": Source(CelebaConfig, load_celeba, present=celeba_missing),
+    "folder": Source(FolderConfig, load_folder, present=folder_missing),
     "toy2d": Source(Toy2DConfig, make_toy2d),
-    "pix2pix": Source(ArchiveConfig, load_pix2pix),
-    "cyclegan": Source(ArchiveConfig, load_cyclegan),
+    "pix2pix": Source(ArchiveConfig, load_pix2pix, needs=pix2pix_needs),
+    "cyclegan": Source(ArchiveConfig, load_cyclegan, needs=cyclegan_needs),
     "paired_folder": Source(PairedFolderConfig, load_paired_folder),
     "unpaired_folders": Source(UnpairedFoldersConfig, load_unpaired_folders),
     "edges": Source(EdgesConfig, make_edges, derived=True),
@@ -72,3 +83,13 @@ def build_dataset(spec: Mapping[str, Any], ctx: SourceContext) -> PreparedDatase
     """Prepare one dataset from its params."""
     source, cfg = parse_dataset(spec, f"datasets.{ctx.name}")
     return source.build(cfg, ctx)
+
+
+def missing_inputs(spec: Mapping[str, Any], ctx: SourceContext) -> list[str]:
+    """A line for each input of a dataset that is not at hand: its local folders always, its raw
+    files when the network is off (when on, a download may still find them)."""
+    source, cfg = parse_dataset(spec, f"datasets.{ctx.name}")
+    lines = source.present(cfg, ctx) if source.present else []
+    if source.needs is not None and ctx.offline:
+        lines += missing_lines(ctx, source.needs(cfg))
+    return lines

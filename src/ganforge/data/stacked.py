@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ganforge.core.errors import DataError
 from ganforge.data.fetch import SourceContext
 from ganforge.data.prepared import PreparedDataset
 from ganforge.data.translation import derived_meta, source_images
-from ganforge.core.errors import DataError
 
 CHANNELS = ("R", "G", "B")
 
@@ -74,4 +74,6 @@ def make_stacked(cfg: StackedConfig, ctx: SourceContext) -> PreparedDataset:
         },
     )
     meta["counts"] = {"kept": cfg.count, "skipped": 0}
-    return PreparedDataset(ctx.name, "images", {"images": images, "labels": labels}, mode_names(classes), meta)
+    return PreparedDataset(
+        ctx.name, "images", {"images": images, "labels": labels}, mode_names(classes), meta
+    )

@@ -74,8 +74,7 @@ def make_toy2d(cfg: Toy2DConfig, ctx: SourceContext) -> PreparedDataset:
         points = means[component] + cfg.std * noise
         tensors["labels"] = component.to(torch.int64)
         class_names = [f"mode {i}" for i in range(len(means))]
-        truth = {"type": "gaussian_mixture", "means": means.tolist(), "sigma": cfg.std,
-                 "weights": "uniform"}
+        truth = {"type": "gaussian_mixture", "means": means.tolist(), "sigma": cfg.std, "weights": "uniform"}
     tensors["points"] = points.to(torch.float32)
     meta = {
         "source": f"generated {cfg.shape} (seed {cfg.seed})",

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from ganforge.core.config import check_limit
+from ganforge.core.errors import DataError
 from ganforge.data.fetch import SourceContext
 from ganforge.data.prepared import PreparedDataset, check_holdout, heldout_mask, load_prepared
-from ganforge.core.errors import DataError
 
 _BATCH = 1024
 _MIN_PEAK_GRADIENT = 0.05  # Sobel magnitude of a 1.25% intensity step
@@ -96,7 +96,7 @@ def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """x shifted so that out[i, j] = x[i + dy, j + dx] (zero outside)."""
     padded = F.pad(x, (1, 1, 1, 1))
     h, w = x.shape[-2:]
-    return padded[..., 1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w]
+    return padded[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
 
 
 def edge_maps(images: torch.Tensor, cfg: EdgesConfig) -> torch.Tensor:
@@ -152,21 +152,33 @@ def derived_meta(source: PreparedDataset, extra: dict[str, Any]) -> dict[str, An
 def make_edges(cfg: EdgesConfig, ctx: SourceContext) -> PreparedDataset:
     """Paired (edge map, image) set from a prepared image dataset."""
     source = source_images(ctx, cfg.from_dataset, cfg.limit)
-    edges = torch.cat([edge_maps(chunk, cfg) for chunk in source.images.split(_BATCH)]) \
-        if len(source) else torch.zeros((0, 1, *source.images.shape[2:]), dtype=torch.uint8)
-    tensors = {"a": edges, "b": source.images, "heldout": heldout_mask(len(source), cfg.holdout, cfg.holdout_seed)}
+    edges = (
+        torch.cat([edge_maps(chunk, cfg) for chunk in source.images.split(_BATCH)])
+        if len(source)
+        else torch.zeros((0, 1, *source.images.shape[2:]), dtype=torch.uint8)
+    )
+    tensors = {
+        "a": edges,
+        "b": source.images,
+        "heldout": heldout_mask(len(source), cfg.holdout, cfg.holdout_seed),
+    }
     if source.labels is not None:
         tensors["labels"] = source.labels
-    meta = derived_meta(source, {
-        "source": f"edge maps of {source.name} (blur {cfg.blur_sigma}, hysteresis {cfg.low}-{cfg.high})",
-        "domains": {"a": "edge map (black edges on white)", "b": f"{source.name} image"},
-        "true_mapping": "pairs: a[i] is the edge map of b[i]",
-        "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
-    })
+    meta = derived_meta(
+        source,
+        {
+            "source": f"edge maps of {source.name} (blur {cfg.blur_sigma}, hysteresis {cfg.low}-{cfg.high})",
+            "domains": {"a": "edge map (black edges on white)", "b": f"{source.name} image"},
+            "true_mapping": "pairs: a[i] is the edge map of b[i]",
+            "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
+        },
+    )
     return PreparedDataset(ctx.name, "paired", tensors, source.class_names, meta)
 
 
-def recolor(gray: torch.Tensor, foreground: tuple[int, int, int], background: tuple[int, int, int]) -> torch.Tensor:
+def recolor(
+    gray: torch.Tensor, foreground: tuple[int, int, int], background: tuple[int, int, int]
+) -> torch.Tensor:
     """Paint uint8 N×1×H×W intensities as `foreground` on `background`: uint8 N×3×H×W."""
     t = gray.float() / 255.0
     fg = torch.tensor(foreground, dtype=torch.float32).view(1, 3, 1, 1)
@@ -174,7 +186,9 @@ def recolor(gray: torch.Tensor, foreground: tuple[int, int, int], background: tu
     return (bg + (fg - bg) * t).round().clamp(0, 255).to(torch.uint8)
 
 
-def uncolor(rgb: torch.Tensor, foreground: tuple[int, int, int], background: tuple[int, int, int]) -> torch.Tensor:
+def uncolor(
+    rgb: torch.Tensor, foreground: tuple[int, int, int], background: tuple[int, int, int]
+) -> torch.Tensor:
     """The inverse of `recolor` (least squares along the colour axis): uint8 N×1×H×W."""
     fg = torch.tensor(foreground, dtype=torch.float32).view(1, 3, 1, 1)
     bg = torch.tensor(background, dtype=torch.float32).view(1, 3, 1, 1)
@@ -187,13 +201,15 @@ def make_recolor(cfg: RecolorConfig, ctx: SourceContext) -> PreparedDataset:
     """Unpaired grayscale ↔ recoloured set from a grayscale prepared dataset."""
     source = source_images(ctx, cfg.from_dataset, cfg.limit)
     if source.images.shape[1] != 1:
-        raise DataError(f"{ctx.name}: recolouring needs a grayscale dataset; {source.name!r} has "
-                        f"{source.images.shape[1]} channels")
+        raise DataError(
+            f"{ctx.name}: recolouring needs a grayscale dataset; {source.name!r} has "
+            f"{source.images.shape[1]} channels"
+        )
     if len(source) < 2:
         raise DataError(f"{ctx.name}: {source.name!r} has {len(source)} images; at least 2 are needed")
     perm = torch.randperm(len(source), generator=torch.Generator().manual_seed(cfg.seed))
     half = len(source) // 2
-    idx_a, idx_b = perm[:half].sort().values, perm[half: 2 * half].sort().values
+    idx_a, idx_b = perm[:half].sort().values, perm[half : 2 * half].sort().values
     a, gray_b = source.images[idx_a], source.images[idx_b]
     tensors = {
         "a": a,
@@ -205,14 +221,19 @@ def make_recolor(cfg: RecolorConfig, ctx: SourceContext) -> PreparedDataset:
     }
     if source.labels is not None:
         tensors["labels_a"], tensors["labels_b"] = source.labels[idx_a], source.labels[idx_b]
-    meta = derived_meta(source, {
-        "source": f"{source.name} split in two disjoint halves (seed {cfg.seed}); B recoloured",
-        "domains": {"a": f"grayscale {source.name}", "b": f"{source.name} in {list(cfg.foreground)} on "
-                                                             f"{list(cfg.background)}"},
-        "true_mapping": "a_to_b[i] is the translation of a[i]; b_to_a[j] that of b[j]",
-        "colours": {"foreground": list(cfg.foreground), "background": list(cfg.background)},
-        "seed": cfg.seed,
-        "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
-    })
+    meta = derived_meta(
+        source,
+        {
+            "source": f"{source.name} split in two disjoint halves (seed {cfg.seed}); B recoloured",
+            "domains": {
+                "a": f"grayscale {source.name}",
+                "b": f"{source.name} in {list(cfg.foreground)} on {list(cfg.background)}",
+            },
+            "true_mapping": "a_to_b[i] is the translation of a[i]; b_to_a[j] that of b[j]",
+            "colours": {"foreground": list(cfg.foreground), "background": list(cfg.background)},
+            "seed": cfg.seed,
+            "holdout": {"fraction": cfg.holdout, "seed": cfg.holdout_seed},
+        },
+    )
     meta["counts"] = {"a": half, "b": half, "skipped": len(source) - 2 * half}
     return PreparedDataset(ctx.name, "unpaired", tensors, source.class_names, meta)

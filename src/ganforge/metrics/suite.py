@@ -30,7 +30,10 @@ class EvalConfig:
     `ganforge.metrics.features.Route`); "fp32" keeps fp32. `threads` is how many CPU threads
     a run's scoring computes on (0: every core; part of what the scores are, to the last bit).
     `inception_resize` is how images reach Inception's 299×299 (`ganforge.metrics.resize`):
-    `clean` by default, since the legacy bilinear filter aliases and moves FID by itself."""
+    `clean` by default, since the legacy bilinear filter aliases and moves FID by itself.
+    `fd_sizes`: also the Fréchet distance of the first n generated against the first n real
+    examples (`fd_<n>`), for each n both sides have: a published table's N-vs-N protocol
+    (StudioGAN's 10k vs 10k) beside the full-reference `fd`."""
 
     real_count: int = 5000
     kid_subsets: int = 100
@@ -45,6 +48,7 @@ class EvalConfig:
     device: str = "auto"
     extraction_precision: Literal["auto", "fp32"] = "auto"
     threads: int = 0
+    fd_sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("real_count", "kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits"):
@@ -55,6 +59,8 @@ class EvalConfig:
             raise ValueError(f"threads must be 0 or more, got {self.threads}")
         if self.mode_threshold <= 0:
             raise ValueError(f"mode_threshold must be positive, got {self.mode_threshold}")
+        if any(n < 2 for n in self.fd_sizes):
+            raise ValueError(f"fd_sizes must be sample counts of 2 or more, got {list(self.fd_sizes)}")
 
 
 @dataclass
@@ -123,6 +129,10 @@ def feature_scores(ref: Reference, fake: Features, cfg: EvalConfig, seed: int = 
         "kid_std": _finite(kid_std),
         **manifold_scores(ref.features, fake.features, cfg.pr_k, cfg.dc_k, ref.radii),
     }
+    for n in cfg.fd_sizes:
+        if n <= min(len(ref.features), len(fake.features)):
+            head = frechet_from_stats(feature_stats(ref.features[:n]), feature_stats(fake.features[:n]))
+            scores[f"fd_{n}"] = _finite(head)
     try:
         scores.update(frechet_infinity(ref.stats, fake.features, seed=seed).to_dict())
     except DataError:  # too few samples for five subset sizes
