@@ -242,11 +242,13 @@ def validation_for(
     data: PreparedDataset,
     evaluator: Evaluator | None,
     say: Callable[[str], None],
+    group: Group | None = None,
 ) -> tuple[Validator | None, Selection | None]:
     """The validator and the selection of a run scored during training (None, None when it
     is not: `eval_every` 0, no evaluator, or a system without a validation sample of its
     own). The untrained generators are scored once first, to learn the scores' names (so a
-    stop_when naming an unknown one is refused before any step)."""
+    stop_when naming an unknown one is refused before any step). With `group`, every rank
+    scores alike, each extracting the features of its share of the sample."""
     if not variant.train.eval_every:
         return None, None
     run = RunContext(variant, setup.built.spec, data)
@@ -255,6 +257,8 @@ def validation_for(
         say(f"{variant.name}: not scored during training: {why}")
         return None, None
     assert evaluator is not None
+    if group is not None:
+        evaluator = evaluator.sharded(group.rank, group.world, group.gather)
     validator = Validator(evaluator, setup.kind, run, variant.train.eval_samples, seed)
     nets = setup.built.system.averaged()
     modes = {name: net.training for name, net in nets.items()}
@@ -397,7 +401,7 @@ def _train_run(
     main = group is None or group.main
     fp = run_fingerprint(variant, seed)
     cfg = variant.train
-    validator, selection = validation_for(setup, variant, seed, data, evaluator, say)
+    validator, selection = validation_for(setup, variant, seed, data, evaluator, say, group)
     trainer = Trainer(
         setup.built.system,
         setup.built.sampler,
@@ -405,7 +409,9 @@ def _train_run(
         cfg,
         fp,
         paths.checkpoint,
-        hooks_for(setup, variant, seed, data, paths, tracker, say, validator) if main else None,
+        hooks_for(setup, variant, seed, data, paths, tracker, say, validator)
+        if main
+        else Hooks(on_score=validator),
         Progress(cfg.steps, f"{variant.name}-{seed}") if main else None,
         group=group,
         selection=selection,

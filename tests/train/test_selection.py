@@ -87,3 +87,11 @@ def test_a_failure_mode_is_said_when_the_curves_first_show_it(monkeypatch):
         {"step": 5, "kind": "non-convergence", "message": "swings"}
     ]  # once: when first seen
     assert said == ["warning at step 5: non-convergence (swings)"]
+
+
+def test_a_tie_keeps_the_earliest_step():
+    selection = Selection(Watched("m", False))
+    for step, value in enumerate([2.0, 1.0, 1.0, 1.5], start=1):
+        selection.record(step, {"m": value}, nets(value + step))
+    assert selection.best_step == 2  # step 3 ties, it does not replace
+    assert torch.equal(selection.best_nets["raw"]["generator"]["weight"], torch.full((1, 1), 3.0))

@@ -33,12 +33,22 @@ class Batch:
         return int(next(iter(self.tensors.values())).shape[0])
 
 
+def to_device(part: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host batch on the device: through pinned (page-locked) memory to a GPU, so the copy
+    runs asynchronously."""
+    if device.type == "cuda":
+        return part.pin_memory().to(device, non_blocking=True)
+    return part.to(device)
+
+
 class BatchSampler:
     """Endless batches without replacement within an epoch (the last partial batch of an
     epoch is dropped), every named tensor indexed alike, so pairs stay aligned. Its state
     goes into checkpoints so a resumed run sees the same data. uint8 image tensors come out
     as floats in [-1, 1]. With a shard (data parallelism), every process draws the same global
-    batch and keeps its slice."""
+    batch and keeps its slice. With `host`, the tensors stay where they are (host memory, e.g.
+    memory-mapped from a streaming-format file) and each batch moves to the device on its own,
+    through pinned memory to a GPU: for sets too large for the device."""
 
     def __init__(
         self,
@@ -47,8 +57,10 @@ class BatchSampler:
         generator: torch.Generator,
         device: torch.device,
         channels_last: bool = False,
+        host: bool = False,
     ) -> None:
-        self.tensors = {k: v.to(device) for k, v in tensors.items() if v is not None}
+        self.host = host and device.type != "cpu"
+        self.tensors = {k: v if self.host else v.to(device) for k, v in tensors.items() if v is not None}
         sizes = {k: int(v.shape[0]) for k, v in self.tensors.items()}
         if not sizes or len(set(sizes.values())) != 1:
             raise ValueError(f"a batch sampler needs tensors of one length, got {sizes}")
@@ -81,11 +93,14 @@ class BatchSampler:
         if self.position + self.batch_size > len(self.order):
             self._new_epoch()
         idx = self.shard.take(self.order[self.position : self.position + self.batch_size])
-        idx = idx.to(self.device, non_blocking=True)
+        if not self.host:
+            idx = idx.to(self.device, non_blocking=True)
         self.position += self.batch_size
         out = {}
         for key, tensor in self.tensors.items():
             part = tensor[idx]
+            if self.host:
+                part = to_device(part, self.device)
             if part.dtype == torch.uint8 and part.dim() == 4:
                 part = to_model_input(part, self.channels_last)
             out[key] = part

@@ -59,6 +59,11 @@ class PreparedDataset:
         validate(self)
 
     @property
+    def streamed(self) -> bool:
+        """Whether the tensors are memory-mapped from a streaming-format file (not in memory)."""
+        return self.backing is not None or self.meta.get("storage") == "streaming"
+
+    @property
     def images(self) -> torch.Tensor:
         return self.tensors["images"]
 

@@ -4,6 +4,7 @@ evaluator implement it; `evaluator` chooses one per dataset."""
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 
 from ganforge.data.prepared import PreparedDataset
 from ganforge.evaluation.common import Log, Settings
+from ganforge.metrics.sharded import Gather, ShardedExtractor
 
 
 class Evaluator(ABC):
@@ -51,6 +53,17 @@ class Evaluator(ABC):
     def reference_count(self) -> int | None:
         """How many real examples the scores are made against (None: not a count)."""
         return None
+
+    def sharded(self, rank: int, world: int, gather: Gather) -> Evaluator:
+        """This evaluator with its feature extraction split across the `world` ranks of a
+        data-parallel run (`ganforge.metrics.sharded`): every rank calls it alike, and every
+        rank gets the single-process scores. Itself when there is nothing to split."""
+        extractors = getattr(self, "extractors", None)
+        if world == 1 or not extractors:
+            return self
+        twin = copy.copy(self)
+        twin.extractors = {k: ShardedExtractor(v, rank, world, gather) for k, v in extractors.items()}  # type: ignore[attr-defined]
+        return twin
 
     def baselines(self) -> dict[str, Any]:
         """Scores of reference rows (e.g. translation's identity) to show beside the variants."""

@@ -304,5 +304,6 @@ class GanKind(LatentKind):
             setup.random.data,
             placement.device,
             placement.channels_last,
+            host=data.streamed,
         )
         return Built(system, sampler, latent_spec(tensors.shape, data))

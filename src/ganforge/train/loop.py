@@ -92,8 +92,9 @@ class Trainer:
     progress belong to rank 0, and logged values are averaged over the ranks.
 
     With `selection` and `cfg.eval_every`, the `on_score` hook scores the generators every
-    `eval_every` steps and at the last; the scores join that step's logged row as `score.*`,
-    the best generators are kept and `stop_when` may end the run (rank 0 decides for all). A
+    `eval_every` steps and at the last (on every rank, each extracting its share of the
+    features); the scores join that step's logged row as `score.*`, the best generators are
+    kept and `stop_when` may end the run (rank 0 decides for all). A
     loss or score that is not a finite number stops training with DivergedError, before
     anything is saved over the last good checkpoint."""
 
@@ -331,10 +332,11 @@ class Trainer:
         return self.selection is not None and every > 0 and (step % every == 0 or step == self.cfg.steps)
 
     def _score(self, step: int) -> dict[str, float]:
-        """Score the generators (rank 0; in eval mode, EMA copies where there are) and record
-        the scores in the selection; `score.<key>` values for the logged row."""
+        """Score the generators (in eval mode, EMA copies where there are) and record the
+        scores in the selection; `score.<key>` values for the logged row. Under data
+        parallelism every rank scores (the validator splits the feature extraction)."""
         assert self.selection is not None
-        if self.hooks.on_score is None:  # a rank other than 0
+        if self.hooks.on_score is None:
             return {}
         raw = self.system.averaged()
         nets = {"raw": raw, **({"ema": {k: e.module for k, e in self.emas.items()}} if self.emas else {})}
