@@ -24,13 +24,35 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-RESUMED = {"gan_ring": 1500, "pix2pix_edges2emoji64": 120, "cyclegan_mnist2color": 60, "progan_emoji64": 100}
+RESUMED = {
+    "gan_ring": 1500,
+    "pix2pix_edges2emoji64": 120,
+    "cyclegan_mnist2color": 60,
+    "progan_emoji64": 100,
+    "ada_dcgan_emoji64": 60,
+    "r3gan_emoji64": 60,
+}
 # ProGAN's longer run fades 8×8 in over steps 4-44 and 16×16 over 48-88: a kill after the
 # first checkpoints (every 10 steps) lands mid-fade.
 GROWTH = {"progan_emoji64": ["variants.progan_emoji64.train.growth_fade=40"]}
 # The latent runs are scored during training (the smoke profile's eval_every, coarser here for
 # the long toy run), so their selection (points, best generators) is resumed as well.
 SCORED = {"gan_ring": ["+variants.gan_ring.train.eval_every=250"]}
+# Not in the smoke profile: ADA (its augmentation probability p, updated every 4 steps, is
+# training state) and lazy R1/R2 (a separate D update every 4 steps), on narrow nets.
+ADDED = {
+    variant: [
+        f"+run.variants.{variant}=emoji64",
+        f"variants.{variant}.model.generator.width=8",
+        f"variants.{variant}.model.discriminator.width=8",
+        *extra,
+    ]
+    for variant, extra in (
+        ("ada_dcgan_emoji64", ["+variants.ada_dcgan_emoji64.augment.ada_kimg=0.5"]),
+        ("r3gan_emoji64", ["+variants.r3gan_emoji64.train.reg_every=4"]),
+    )
+}
+LATENT = {"gan_ring", "progan_emoji64", *ADDED}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +71,7 @@ def longer_runs(tmp_path_factory):
             f"+variants.{variant}.train.checkpoint_every=10",
             *GROWTH.get(variant, []),
             *SCORED.get(variant, []),
+            *ADDED.get(variant, []),
         ]
     run(["python", "-m", "pipeline", "params", *overrides], project, env)
     run(["dvc", "repro", "configure"], project, env)
@@ -62,7 +85,8 @@ def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant,
     """Killed at a random moment (SIGKILL to the whole `dvc repro`), `dvc repro` resumes
     from the working checkpoint and ends with bitwise the generators of a run never
     interrupted: a GAN, pix2pix (dropout noise), CycleGAN (pools, two samplers), ProGAN
-    mid-fade (growth state, moments reset at the next resolution), and the GAN on two
+    mid-fade (growth state, moments reset at the next resolution), ADA (its augmentation
+    probability), lazy R1/R2 (a phase every 4 steps), and the GAN on two
     processes (whose workers die with their launcher). The latent runs are scored during
     training: their best generators (best.pt) resume to the same bits too."""
     project, env, overrides = longer_runs
@@ -108,7 +132,7 @@ def _kill_and_resume(project: Path, env: dict[str, str], variant: str, resume: l
         step = int(re.search(r"resuming at step (\d+)/", out.stdout + out.stderr).group(1))
         assert 4 < step < 44 or 48 < step < 88, step
     resumed = _sha(generator), _sha(best) if best.exists() else None
-    assert (resumed[1] is not None) == (variant in ("gan_ring", "progan_emoji64"))
+    assert (resumed[1] is not None) == (variant in LATENT)
 
     run(["rm", "-rf", str(checkpoints)], project, env)  # the same run, never interrupted
     run(["dvc", "repro", "-f", "--no-run-cache", "-s", f"train@{variant}"], project, env)
