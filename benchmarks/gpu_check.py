@@ -39,7 +39,6 @@ import importlib.util
 import json
 import os
 import platform
-import shutil
 import signal
 import statistics
 import subprocess
@@ -97,7 +96,6 @@ AFTER_SMOKE_S = 150.0  # kept back from the smoke profile for the phases after i
 DDP_MAX_S = 180.0
 COMPILE_MIN_S = 90.0  # left before the compiled timing starts, else it is skipped
 FEATURE_IMAGES = 2000
-PROJECT_FILES = ("src", "pipeline", "conf", "dvc.yaml", "params.yaml", ".dvcignore", "pyproject.toml")
 TAIL_LINES = 25
 CHECK_SMOKE = ROOT / ".ci" / "check_smoke.py"
 
@@ -706,19 +704,13 @@ def ddp_check(bench: Bench, steps: int, timeout: float) -> dict[str, Any]:
 
 # -- smoke: the smoke profile through DVC, in a throw-away copy ------------------------------------
 def copy_project(target: Path) -> Path:
-    """The code, configuration and DVC set-up of the project (no data, no outputs), as
-    tests/project.py copies it."""
-    target.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, target / name, ignore=ignore)
-        else:
-            shutil.copy2(src, target / name)
-    (target / ".dvc").mkdir()
-    shutil.copy2(ROOT / ".dvc" / "config", target / ".dvc" / "config")
-    return target
+    """The code, configuration and DVC set-up of the project (no data, no outputs): the copy
+    the end-to-end tests make (tests/project.py)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.project import copy_project as copy
+
+    return copy(target)
 
 
 def smoke_env(project: Path, mirror: Path) -> dict[str, str]:
