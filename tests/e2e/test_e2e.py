@@ -354,8 +354,9 @@ def test_dataset_params_invalidate_only_their_stages(smoke):
         status = json.loads(run(["dvc", "status", "--json"], project, env).stdout)
     finally:
         params.write_text(original)
-    # configure reads the dataset names too: it re-runs (and writes the same files) when they change
-    assert set(status) == {"prepare@mnist", "configure", "track"}
+    # configure and locate read every dataset's params: they re-run (and write the same files,
+    # so no other dataset is prepared again) when one changes
+    assert set(status) == {"prepare@mnist", "locate", "configure", "track"}
 
 
 def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
