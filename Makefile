@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test lint deps params expected clean-venv
+.PHONY: setup run test lint docs deps params expected clean-venv
 
 setup: $(VENV)/.installed
 
@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 ## Run the default pipeline (the profile named in params.yaml, `quick` unless changed). It says
 ## first which precision this machine trains in, and whether the committed results used another.
-## GANFORGE_CPU_BF16=off forces the fp32 path of a CPU without native bf16 (see README).
+## GANFORGE_CPU_BF16=off forces the fp32 path of a CPU without native bf16 (see docs/scale.md).
 run: setup
 	python -m pipeline machine
 	dvc repro
@@ -28,9 +28,15 @@ test: setup
 	pytest -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 lint: setup
-	ruff check src pipeline tests benchmarks
-	ruff format --check src pipeline tests benchmarks
+	ruff check src pipeline tests benchmarks docs/hooks
+	ruff format --check src pipeline tests benchmarks docs/hooks
 	python -m pipeline deps --check
+
+## Build the documentation site (docs/, mkdocs.yml) into site/; --strict fails on any warning
+## (a broken link, a docstring mkdocstrings cannot read). `mkdocs serve` to read it while editing.
+## The results pages are made from reports/ by docs/hooks/results.py during the build.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir site
 
 ## Write every DVC stage's code deps into dvc.yaml, from the import closure of its command.
 deps: setup

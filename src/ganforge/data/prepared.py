@@ -152,28 +152,22 @@ def summarize(ds: PreparedDataset) -> dict[str, Any]:
 def save_prepared(ds: PreparedDataset, prepared_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write the data file and its metadata atomically; return both paths."""
     data_path, meta_path = dataset_paths(prepared_dir, ds.name)
-    if ds.backing is not None:
+    storage: dict[str, str] = {}
+    if ds.backing is not None:  # streamed: the file is written already, under a temporary name
         data_path.parent.mkdir(parents=True, exist_ok=True)
         ds.backing.replace(data_path)
         ds.backing = None
-        meta = {
-            "dataset": ds.name,
-            **ds.meta,
-            **summarize(ds),
-            "storage": "streaming",
-            "data_sha256": sha256_file(data_path),
+        storage = {"storage": "streaming"}
+    else:
+        payload = {
+            "format": FORMAT_VERSION,
+            "name": ds.name,
+            "kind": ds.kind,
+            "tensors": {k: v.contiguous() for k, v in ds.tensors.items()},
+            "class_names": list(ds.class_names),
         }
-        write_json(meta_path, meta)
-        return data_path, meta_path
-    payload = {
-        "format": FORMAT_VERSION,
-        "name": ds.name,
-        "kind": ds.kind,
-        "tensors": {k: v.contiguous() for k, v in ds.tensors.items()},
-        "class_names": list(ds.class_names),
-    }
-    save_torch(payload, data_path)
-    meta = {"dataset": ds.name, **ds.meta, **summarize(ds), "data_sha256": sha256_file(data_path)}
+        save_torch(payload, data_path)
+    meta = {"dataset": ds.name, **ds.meta, **summarize(ds), **storage, "data_sha256": sha256_file(data_path)}
     write_json(meta_path, meta)
     return data_path, meta_path
 

@@ -25,6 +25,7 @@ from ganforge.data.pairs import (
 )
 from ganforge.data.prepared import PreparedDataset
 from ganforge.data.stacked import StackedConfig, make_stacked
+from ganforge.data.subset import SubsetConfig, make_subset
 from ganforge.data.toy2d import Toy2DConfig, make_toy2d
 from ganforge.data.translation import EdgesConfig, RecolorConfig, make_edges, make_recolor
 
@@ -59,6 +60,7 @@ SOURCES: Mapping[str, Source] = {
     "edges": Source(EdgesConfig, make_edges, derived=True),
     "recolor": Source(RecolorConfig, make_recolor, derived=True),
     "stacked": Source(StackedConfig, make_stacked, derived=True),
+    "subset": Source(SubsetConfig, make_subset, derived=True),
 }
 
 

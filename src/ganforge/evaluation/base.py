@@ -14,6 +14,9 @@ from ganforge.data.prepared import PreparedDataset
 from ganforge.evaluation.common import Log, Settings
 from ganforge.metrics.sharded import Gather, ShardedExtractor
 
+REFERENCE_FILE = "reference.pt"
+"""What an evaluator folder saves its state in (`evaluator.build_evaluator`)."""
+
 
 class Evaluator(ABC):
     """Scores the samples of one kind of dataset. `build` makes and saves what scoring needs

@@ -14,20 +14,20 @@ import torch
 from ganforge.core.errors import DataError, MissingDataError
 from ganforge.core.io import save_torch
 from ganforge.data.prepared import PreparedDataset
-from ganforge.evaluation.base import Evaluator
+from ganforge.evaluation.base import REFERENCE_FILE, Evaluator
 from ganforge.evaluation.common import REFERENCE_SEED, Log, Settings
 from ganforge.evaluation.images import ImageEvaluator
 from ganforge.evaluation.points import PointsEvaluator
 from ganforge.evaluation.stacked import StackedEvaluator
 from ganforge.evaluation.translation import TranslationEvaluator
+from ganforge.evaluation.whole_set import WholeSetEvaluator
 from ganforge.protocol import reference_protocol
 
 FORMAT_VERSION = 2
-REFERENCE_FILE = "reference.pt"
 
 
 def _registry() -> dict[str, type[Evaluator]]:
-    evaluators = (ImageEvaluator, PointsEvaluator, StackedEvaluator, TranslationEvaluator)
+    evaluators = (ImageEvaluator, PointsEvaluator, StackedEvaluator, TranslationEvaluator, WholeSetEvaluator)
     return {cls.name: cls for cls in evaluators}
 
 
@@ -60,14 +60,15 @@ def build_evaluator(
         folder / REFERENCE_FILE,
     )
     choice = report.pop("reference_choice", f"a seeded subset (seed {REFERENCE_SEED}) of the dataset")
+    reference = report.pop("reference", None) or reference_protocol(
+        {"dataset": ds.name, **ds.meta}, report.get("real_examples", report.get("heldout")), choice
+    )
     return {
         "dataset": ds.name,
         "kind": ds.kind,
         "stand_in": bool(ds.meta.get("stand_in")),
         "stand_in_for": ds.meta.get("stand_in_for"),
-        "reference": reference_protocol(
-            {"dataset": ds.name, **ds.meta}, report.get("real_examples", report.get("heldout")), choice
-        ),
+        "reference": reference,
         **report,
     }
 

@@ -86,7 +86,10 @@ class ImageEvaluator(Evaluator):
         refs = {k: Reference.from_state(v) for k, v in state["references"].items()}
         extractors: dict[str, Any] = {}
         domain = load_domain_extractor(
-            folder / CLASSIFIER_FILE, state["dataset"], settings.device, settings.eval.extraction_precision
+            folder / CLASSIFIER_FILE,
+            state.get("classifier_of", state["dataset"]),  # whole_set: the set it was drawn from
+            settings.device,
+            settings.eval.extraction_precision,
         )
         if domain is not None:
             extractors["domain"] = domain

@@ -6,7 +6,7 @@ data indices and its noise) on every rank, and each rank keeps its slice; G and 
 in DDP separately, and a phase goes through DDP only for the nets it updates (a frozen net is
 run under `no_sync`), so gradients are averaged over the global batch. Rank 0 alone writes.
 What stays per rank (batch statistics, dropout masks, CycleGAN's image pools) is documented
-in the README; the checkpoint keeps each rank's private state."""
+in docs/scale.md; the checkpoint keeps each rank's private state."""
 
 from __future__ import annotations
 
