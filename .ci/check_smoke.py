@@ -62,15 +62,13 @@ for variant in run["variants"]:
                 if not isinstance(value, (int, float)):
                     problems.append(f"{variant}/{seed}/{which}: {key} missing")
         # Scores during training, the best checkpoint scored beside the final one, and a protocol
-        # stamp on every generator's scores (translation systems are not scored during training).
-        translation = any("a2b" in s or "b2a" in s for s in metrics["generators"].values())
+        # stamp on every generator's scores.
         training = json.loads(Path(f"data/models/{variant}/{seed}/train.json").read_text())
-        if not translation:
-            points = (training.get("validation") or {}).get("points", 0)
-            if points < 4:
-                problems.append(f"{variant}/{seed}: {points} scores during training, expected 4 or more")
-            if not Path(f"data/models/{variant}/{seed}/best.pt").is_file() or "best" not in metrics["generators"]:
-                problems.append(f"{variant}/{seed}: no best checkpoint scored")
+        points = (training.get("validation") or {}).get("points", 0)
+        if points < 4:
+            problems.append(f"{variant}/{seed}: {points} scores during training, expected 4 or more")
+        if not Path(f"data/models/{variant}/{seed}/best.pt").is_file() or "best" not in metrics["generators"]:
+            problems.append(f"{variant}/{seed}: no best checkpoint scored")
         for which in metrics["generators"]:
             if not (metrics.get("protocol") or {}).get(which):
                 problems.append(f"{variant}/{seed}/{which}: no protocol stamp")

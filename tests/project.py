@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("src", "pipeline", "conf", "dvc.yaml", "params.yaml", ".dvcignore", "pyproject.toml")
@@ -63,18 +61,3 @@ def git_commit_all(project: Path, env: dict[str, str]) -> None:
     run(["git", "init", "-q", "-b", "main"], project, env)
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "test project"], project, env)
-
-
-_OPENED = itertools.count()
-
-
-def mlflow_runs(project: Path) -> tuple[Any, Any, list[Any]]:
-    """A client on the project's store and its runs. MLflow keeps one SQLAlchemy store per URI
-    in a process, whose pooled connections outlive a deleted mlflow.db (a test deletes it and
-    DVC's processes make a new one), so each call spells the path anew (`…/./mlflow.db`)."""
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{project}/{'./' * next(_OPENED)}mlflow.db"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    exp = client.get_experiment_by_name("ganforge")
-    return client, exp, client.search_runs([exp.experiment_id], max_results=1000)

@@ -24,7 +24,7 @@ from ganforge.core.io import atomic_dir, atomic_path, utc_iso, write_json
 from ganforge.core.seeds import RunRandom
 from ganforge.data.prepared import PreparedDataset
 from ganforge.evaluation.base import Evaluator
-from ganforge.evaluation.validation import Validator, selection_for, unsupported
+from ganforge.evaluation.validation import Validator, selection_for
 from ganforge.layout import BEST_GENERATOR_FILE, GENERATOR_FILE
 from ganforge.nets.registry import arch_is_convolutional
 from ganforge.sampling import SampleConfig
@@ -245,18 +245,16 @@ def validation_for(
     group: Group | None = None,
 ) -> tuple[Validator | None, Selection | None]:
     """The validator and the selection of a run scored during training (None, None when it
-    is not: `eval_every` 0, no evaluator, or a system without a validation sample of its
-    own). The untrained generators are scored once first, to learn the scores' names (so a
-    stop_when naming an unknown one is refused before any step). With `group`, every rank
-    scores alike, each extracting the features of its share of the sample."""
+    is not: `eval_every` 0 or no evaluator). The untrained generators are scored once
+    first, to learn the scores' names (so a stop_when naming an unknown one is refused before
+    any step). With `group`, every rank scores alike, each extracting the features of its
+    share of the sample."""
     if not variant.train.eval_every:
         return None, None
     run = RunContext(variant, setup.built.spec, data)
-    why = "no evaluator was given" if evaluator is None else unsupported(setup.kind, run)
-    if why:
-        say(f"{variant.name}: not scored during training: {why}")
+    if evaluator is None:
+        say(f"{variant.name}: not scored during training: no evaluator was given")
         return None, None
-    assert evaluator is not None
     if group is not None:
         evaluator = evaluator.sharded(group.rank, group.world, group.gather)
     validator = Validator(evaluator, setup.kind, run, variant.train.eval_samples, seed)

@@ -4,8 +4,11 @@ One pipeline run is shared by the tests of this module."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -13,7 +16,7 @@ import yaml
 
 from ganforge.core.io import unix_ms
 from tests.builders import build_mirror
-from tests.project import copy_project, git_commit_all, mlflow_runs, project_env, run
+from tests.project import copy_project, git_commit_all, project_env, run
 from tests.smoke_expectation import VARIANTS as SMOKE_VARIANTS
 from tests.smoke_expectation import check, key_metrics, load_expected, run_precision
 
@@ -79,31 +82,34 @@ def test_models_samples_curves_and_figures(smoke):
     project, _, _ = smoke
     for variant in VARIANTS:
         model_dir = project / "data" / "models" / variant / "0"
-        scored = variant not in TRANSLATION  # latent systems are scored during training
-        files = {"generator.pt", "checkpoint.pt", "train.json"} | ({"best.pt"} if scored else set())
-        assert {p.name for p in model_dir.iterdir()} == files
+        # every system is scored during training (a translation system on pairs it keeps aside)
+        assert {p.name for p in model_dir.iterdir()} == {
+            "generator.pt",
+            "checkpoint.pt",
+            "train.json",
+            "best.pt",
+        }
         validation = (project / "reports" / "validation" / variant / "0.csv").read_text().splitlines()
-        assert validation[0].startswith("step,score") and len(validation) == (5 if scored else 1)
-        if scored:  # every eval_every (10) steps: 10, 20, 30, 40
-            assert [int(line.split(",")[0]) for line in validation[1:]] == [10, 20, 30, 40]
-            best = torch.load(model_dir / "best.pt", weights_only=True)["info"]
-            assert best["checkpoint"] == "best" and best["steps"] in (10, 20, 30, 40)
+        assert validation[0].startswith("step,score") and len(validation) == 5
+        assert [int(line.split(",")[0]) for line in validation[1:]] == [10, 20, 30, 40]  # every eval_every
+        best = torch.load(model_dir / "best.pt", weights_only=True)["info"]
+        assert best["checkpoint"] == "best" and best["steps"] in (10, 20, 30, 40)
         state = torch.load(model_dir / "generator.pt", weights_only=True)
         assert (
             all(g["ema"] is not None for g in state["generators"].values()) and state["info"]["steps"] == 40
         )
         samples = torch.load(project / "data" / "samples" / variant / "0.pt", weights_only=True)
-        assert samples["generators"] == ["raw", "ema", *(["best"] if scored else [])]
+        assert samples["generators"] == ["raw", "ema", "best"]
         if variant in LATENT:
             first = samples["samples"]["ema"]
             assert len(first) == 512 and (first.dtype == torch.uint8 or variant == "gan_ring")
         curves = (project / "reports" / "curves" / variant / "0.csv").read_text().splitlines()
         assert curves[0].startswith("step,d_loss,g_loss,d_real,d_fake") and len(curves) == 5
-        assert ("score." in curves[0]) is scored
+        assert "score." in curves[0]
         figures = {p.name for p in (project / "reports" / "samples" / variant / "0").iterdir()}
         main = {"gan_ring": {"points.png", "points_raw.png", "points_best.png"}}.get(
             variant,
-            {"translations.png", "translations_raw.png"}
+            {"translations.png", "translations_raw.png", "translations_best.png"}
             if variant in TRANSLATION
             else {"grid.png", "grid_raw.png", "grid_best.png", "interpolation.png"},
         )
@@ -129,16 +135,12 @@ def test_metrics_for_every_run_say_how_they_were_computed(smoke):
             if variant in TRANSLATION
             else 512
         )
-        scored = variant not in TRANSLATION
-        assert set(metrics["generators"]) == {"raw", "ema", *(["best"] if scored else [])}
+        assert set(metrics["generators"]) == {"raw", "ema", "best"}
         assert set(metrics["protocol"]) == set(metrics["generators"])  # a stamp on every generator
-        if scored:
-            validation = metrics["training"]["validation"]
-            assert validation["points"] == 4 and validation["best"]["step"] in (10, 20, 30, 40)
-            rule = next(iter(metrics["protocol"]["best"].values()))["sampling"]
-            assert (
-                rule["generator"] == "best" and f"at step {validation['best']['step']}," in rule["selected"]
-            )
+        validation = metrics["training"]["validation"]
+        assert validation["points"] == 4 and validation["best"]["step"] in (10, 20, 30, 40)
+        rule = next(iter(metrics["protocol"]["best"].values()))["sampling"]
+        assert rule["generator"] == "best" and f"at step {validation['best']['step']}," in rule["selected"]
         ema = metrics["generators"]["ema"]
         if variant in TRANSLATION:
             assert 0 <= ema["a2b"]["l1"] <= 1 and 0 <= ema["a2b"]["label_preservation"] <= 1
@@ -221,6 +223,21 @@ def test_comparison_and_report(smoke):
     assert "- `pacdcgan2_stacked_mnist`: G dcgan, D dcgan (width 8/8, 32 px), pack 2" in report
     stacked = json.loads((project / "reports" / "evaluators" / "stacked_mnist.json").read_text())
     assert stacked["extractors"]["channels"]["classifier_from"] == "mnist"
+
+
+_OPENED = itertools.count()
+
+
+def mlflow_runs(project: Path) -> tuple[Any, Any, list[Any]]:
+    """A client on the project's store and its runs. MLflow keeps one SQLAlchemy store per URI
+    in a process, whose pooled connections outlive a deleted mlflow.db (a test deletes it and
+    DVC's processes make a new one), so each call spells the path anew (`…/./mlflow.db`)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{project}/{'./' * next(_OPENED)}mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.get_experiment_by_name("ganforge")
+    return client, exp, client.search_runs([exp.experiment_id], max_results=1000)
 
 
 def test_mlflow_has_one_finished_run_per_variant_and_seed(smoke):
@@ -366,3 +383,89 @@ def test_exp_run_with_a_new_lr_retrains_exactly_the_variants_that_use_it(smoke):
     configs = project / "data" / "configs"
     assert json.loads((configs / "cdcgan_mnist.json").read_text())["train"]["lr"] == 0.0003
     assert json.loads((configs / "gan_mnist.json").read_text())["train"]["lr"] == 0.0004  # its own lr wins
+
+
+def test_queued_experiments_run_two_at_a_time_into_one_mlflow_store(smoke):
+    """`dvc exp run --queue` twice and `dvc queue start -j 2`: both succeed side by side,
+    write their runs into the parent project's SQLite store without lock errors, and every
+    run and registered version is tagged with its experiment's name."""
+    project, env, _ = smoke
+    names = {"ring-lr-5e-4": "0.0005", "ring-lr-2e-3": "0.002"}
+    for name, lr in names.items():
+        run(["dvc", "exp", "run", "--queue", *SMOKE, "-S", f"variants.gan_ring.train.lr={lr}", "-n", name],
+            project, env)  # fmt: skip
+    run(["dvc", "queue", "start", "-j", "2"], project, env)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], project, env).stdout
+        done = [line for line in status.splitlines() if any(n in line for n in names)]
+        if len(done) == 2 and all(("Success" in line or "Failed" in line) for line in done):
+            break
+        time.sleep(10)  # each `dvc queue status` costs the queued runs seconds of CPU
+    assert all("Success" in line for line in done), status
+    logs = "".join(run(["dvc", "queue", "logs", n], project, env).stdout for n in names)
+    assert "locked" not in logs.lower() and logs.count("MLflow in step") == 2
+    client, _, runs = mlflow_runs(project)
+    ring = {r.data.tags.get("dvc_experiment") for r in runs if r.data.tags.get("variant") == "gan_ring"}
+    assert set(names) <= ring
+    queued = [r for r in runs if r.data.tags.get("dvc_experiment") in names]
+    assert len(queued) == 2 * (len(VARIANTS) + 1)  # every run of each experiment, and its comparison
+    versions = client.search_model_versions("name='gan_ring'")
+    assert set(names) <= {v.tags.get("dvc_experiment") for v in versions}
+
+
+def test_a_folder_remote_gives_a_fresh_clone_everything_but_the_mlflow_mirror(smoke, tmp_path):
+    """`dvc push` to a folder remote; a fresh clone that pulls has no stage to reproduce but
+    `track` (which rebuilds its MLflow store from what it pulled)."""
+    project, env, _ = smoke
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "shared", str(remote)], project, env)
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "results and remote"], project, env)
+    run(["dvc", "push"], project, env)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path, env)
+    run(["dvc", "pull"], clone, project_env(clone))
+    status = json.loads(run(["dvc", "status", "--json"], clone, project_env(clone)).stdout)
+    assert status == {"track": ["always changed"]}, status
+    assert (clone / "data" / "models" / "gan_mnist" / "0" / "generator.pt").is_file()
+
+
+def layout(project: Path, variant: str) -> set[str]:
+    """The files a train stage writes (its DVC outputs and its curves)."""
+    folders = (project / "data" / "models" / variant, project / "reports" / "curves" / variant)
+    return {str(p.relative_to(project)) for folder in folders for p in folder.rglob("*") if p.is_file()}
+
+
+def test_two_processes_train_through_dvc_into_the_same_layout(smoke):
+    """`distributed.nproc_per_node: 2` is an execution option: no stage is invalidated by it;
+    a forced `dvc repro` of a train stage launches two gloo workers through
+    torch.distributed.run and writes exactly the files a single process writes."""
+    project, env, _ = smoke
+    variant, lock = "gan_ring", (project / "dvc.lock").read_text()
+    params = project / "params.yaml"
+    original = params.read_text()
+    single = layout(project, variant)
+    data = yaml.safe_load(original)
+    data["distributed"]["nproc_per_node"] = 2
+    params.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        status = json.loads(run(["dvc", "status", "--json"], project, env).stdout)
+        assert set(status) == {"track"}, status
+        summary_file = project / "data" / "models" / variant / "0" / "train.json"
+        # Its single-process checkpoint is at its last step: taken up on two processes, the
+        # run says it is no longer bitwise comparable.
+        out = run(["dvc", "repro", "-f", "-s", f"train@{variant}"], project, env).stdout
+        assert "× 2 processes" in out and "resumed at step" in out
+        summary = json.loads(summary_file.read_text())
+        assert summary["processes_by_session"] == [1, 2] and summary["bitwise_comparable"] is False
+        run(["rm", "-rf", str(project / "data" / "checkpoints" / variant)], project, env)
+        out = run(["dvc", "repro", "-f", "-s", f"train@{variant}"], project, env).stdout
+        assert f"trained {variant} seed 0" in out and "× 2 processes" in out and "resumed" not in out
+        assert layout(project, variant) == single
+        summary = json.loads(summary_file.read_text())
+        assert summary["processes"] == 2 and "bitwise_comparable" not in summary
+    finally:
+        params.write_text(original)
+        (project / "dvc.lock").write_text(lock)
+        run(["dvc", "checkout", "-f", f"train@{variant}"], project, env)

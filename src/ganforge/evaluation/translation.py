@@ -27,6 +27,7 @@ from ganforge.evaluation.common import (
     train_domain_classifier,
 )
 from ganforge.metrics.features import Unavailable
+from ganforge.metrics.frechet import feature_stats, frechet_from_stats
 from ganforge.metrics.suite import Reference, feature_scores
 from ganforge.metrics.translation import l1_per_image, pair_scores
 
@@ -171,6 +172,31 @@ class TranslationEvaluator(Evaluator):
 
     def baselines(self) -> dict[str, Any]:
         return {"identity": self.state["identity"]}
+
+    def validation_scores(self, payload: Mapping[str, Any], seed: int) -> dict[str, float]:
+        """The headline scores of each direction's translations of the run's validation
+        examples (their true translations and labels come with them): L1 to the target,
+        the target-domain classifier's Fréchet distance to the held-out real targets, and
+        label preservation."""
+        out: dict[str, float] = {}
+        for direction, block in payload["directions"].items():
+            outputs = block["outputs"]["ema"]
+            if block.get("targets") is not None:
+                out[f"{direction}.l1"] = float(l1_per_image(outputs, block["targets"]).mean())
+            key = f"domain_{self.state['directions'][direction]['target']}"
+            reference = self.references[direction].get("domain")
+            if key not in self.extractors or reference is None:
+                continue
+            features = self.extractors[key](outputs)
+            out[f"{direction}.domain.fd"] = frechet_from_stats(
+                reference.stats, feature_stats(features.features)
+            )
+            if block.get("source_labels") is not None and features.log_probs is not None:
+                predicted = torch.from_numpy(features.log_probs.argmax(1))
+                out[f"{direction}.label_preservation"] = float(
+                    (predicted == block["source_labels"]).double().mean()
+                )
+        return out
 
     def score(self, payload: Mapping[str, Any], seed: int) -> dict[str, Any]:
         generators: dict[str, dict[str, Any]] = {}

@@ -1,7 +1,8 @@
 """Scores during training: the variant's evaluator scores the generators on a validation
 sample every `train.eval_every` steps. The sample comes from latents of their own stream
-(`VALIDATION_SEED + seed`), never the evaluation stream the final scores use, so the best
-checkpoint is selected on numbers the test scores are not made from."""
+(`VALIDATION_SEED + seed`), never the evaluation stream the final scores use, or for a
+translation system from the training examples the run keeps aside (never the held-out test
+pairs), so the best checkpoint is selected on numbers the test scores are not made from."""
 
 from __future__ import annotations
 
@@ -17,16 +18,6 @@ from ganforge.scores import METRIC_BY_KEY, PRIMARY
 from ganforge.systems.kind import RunContext, SystemKind
 from ganforge.train.config import StopRule
 from ganforge.train.selection import Selection, Watched
-
-
-def unsupported(kind: SystemKind, run: RunContext) -> str:
-    """Why a run cannot be scored during training, or "" when it can."""
-    if kind.routes(run.variant):
-        return (
-            f"{run.variant.kind} translates the held-out pairs its final scores are made from: it "
-            f"has no validation sample of its own yet, so it is not scored during training"
-        )
-    return ""
 
 
 @dataclass

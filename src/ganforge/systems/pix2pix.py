@@ -211,7 +211,7 @@ class Pix2PixKind(TranslationKind):
             augment=variant.augment,
         )
         src, dst = DIRECTIONS[options.direction]
-        train = ~doms["a"].heldout  # paired: one mask
+        train = doms["a"].trained  # paired: one mask
         system.sources = doms[src].images[train].to(placement.device)
         sampler = BatchSampler(
             {"source": doms[src].images[train], "target": doms[dst].images[train]},

@@ -1,8 +1,10 @@
 """What the image-to-image systems (`pix2pix`, `cyclegan`) share: their data (the two
-domains brought to the variant's size, split into the training part and the held-out part
-that is never trained on), the pix2pix/CycleGAN augmentation, the translations the sample
-stage stores (every held-out input of every direction, and the cycle reconstructions), and
-their figure (rows of input | output | target for a fixed held-out batch)."""
+domains brought to the variant's size, split into the training part, the validation pairs
+that the scores during training read, and the held-out part that the final scores read;
+neither of the last two is trained on), the pix2pix/CycleGAN augmentation, the translations
+the sample stage stores (every held-out input of every direction, and the cycle
+reconstructions), and their figure (rows of input | output | target for a fixed held-out
+batch)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ from torch import nn
 from ganforge.core.errors import ConfigError
 from ganforge.core.images import fit_images, to_channels, to_model_input, to_uint8, unfit_images
 from ganforge.core.sharding import Shard
-from ganforge.data.prepared import PreparedDataset, heldout_masks, true_translation
+from ganforge.data.prepared import PreparedDataset, domain_labels, heldout_masks, true_translation
 from ganforge.losses import AdversarialLoss
-from ganforge.sampling import EVAL_SEED, SampleConfig
+from ganforge.sampling import EVAL_SEED, VALIDATION_SEED, SampleConfig
 from ganforge.systems.kind import Nets, RunContext, SystemKind
 from ganforge.variants import Variant
 from ganforge.viz import save_translation_rows
@@ -28,25 +30,65 @@ from ganforge.viz import save_translation_rows
 DIRECTIONS = {"a2b": ("a", "b"), "b2a": ("b", "a")}
 
 
+VALIDATION_SPLIT_SEED = 9_000_011  # which training examples a run keeps aside to score on
+
+
 @dataclass
 class Domain:
-    """One domain's images at the training size (uint8) and its held-out mask."""
+    """One domain's images at the training size (uint8), its held-out mask (the test part)
+    and its validation mask (kept from training for the scores during training)."""
 
     images: torch.Tensor
     heldout: torch.Tensor
+    validation: torch.Tensor
+
+    @property
+    def trained(self) -> torch.Tensor:
+        """The mask of the examples trained on."""
+        return ~self.heldout & ~self.validation
 
     @property
     def train(self) -> torch.Tensor:
-        return self.images[~self.heldout]
+        return self.images[self.trained]
+
+
+def _pick(candidates: torch.Tensor, count: int, seed: int) -> torch.Tensor:
+    """A seeded choice of `count` of the True positions of `candidates`, as a mask."""
+    idx = candidates.nonzero().flatten()
+    order = torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))
+    mask = torch.zeros_like(candidates)
+    mask[idx[order[:count]]] = True
+    return mask
+
+
+def split_masks(variant: Variant, data: PreparedDataset) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Each domain's (held-out, validation) masks. A run scored during training keeps
+    `train.eval_samples` training examples of each domain aside (one set of pairs for a
+    paired set), never trained on and never the held-out test part; otherwise none."""
+    heldout = heldout_masks(data)
+    count = variant.train.eval_samples if variant.train.eval_every else 0
+    where = f"variants.{variant.name}.train.eval_samples"
+    out = {}
+    for offset, side in enumerate(("a", "b")):
+        available = int((~heldout[side]).sum())
+        if count and count >= available:
+            raise ConfigError(
+                f"{where}: {count} validation examples leave none of the {available} training "
+                f"examples of {data.name}'s domain {side} to train on; lower it"
+            )
+        paired = data.kind == "paired"
+        seed = VALIDATION_SPLIT_SEED + (0 if paired else offset)
+        out[side] = (heldout[side], _pick(~heldout[side], count, seed))
+    return out
 
 
 def domains(variant: Variant, data: PreparedDataset) -> tuple[dict[str, Domain], int]:
     """Both domains fitted to the variant's `image_size` (default: the dataset's), and the size."""
     size = variant.image_size or int(data.tensors["a"].shape[-1])
-    masks = heldout_masks(data)
-    out = {side: Domain(fit_images(data.tensors[side], size), masks[side]) for side in ("a", "b")}
+    masks = split_masks(variant, data)
+    out = {side: Domain(fit_images(data.tensors[side], size), *masks[side]) for side in ("a", "b")}
     for side, dom in out.items():
-        if int((~dom.heldout).sum()) == 0:
+        if int(dom.trained.sum()) == 0:
             raise ConfigError(
                 f"dataset {data.name!r}: every image of domain {side} is held out; lower holdout"
             )
@@ -125,10 +167,13 @@ class TranslationKind(SystemKind):
         system options say otherwise."""
         return str(getattr(variant.system, "sampling", "eval"))
 
-    def _heldout(self, run: RunContext, side: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Indices and (training-size) images of a domain's held-out part."""
-        mask = heldout_masks(run.data)[side]
-        idx = mask.nonzero().flatten()
+    def _heldout(
+        self, run: RunContext, side: str, size: int, part: str = "test"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices and (training-size) images of a domain's held-out (`test`) part, or of the
+        `validation` examples the run keeps aside for its scores during training."""
+        heldout, validation = split_masks(run.variant, run.data)[side]
+        idx = (validation if part == "validation" else heldout).nonzero().flatten()
         return idx, fit_images(run.data.tensors[side][idx], size)
 
     def _native(self, images: torch.Tensor, side: str, run: RunContext) -> torch.Tensor:
@@ -139,14 +184,21 @@ class TranslationKind(SystemKind):
     def draw(
         self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int, stream: int = EVAL_SEED
     ) -> dict[str, Any]:
-        """The held-out pairs translated (no latents: `seed` and `stream` are not used)."""
+        """The held-out pairs translated (no latents: `seed` is not used); with the validation
+        `stream`, the run's validation examples instead, with their true translations and
+        labels where the set has them (the test pairs' are in the evaluator)."""
         size, channels = run.spec["size"], run.spec["model_channels"]
         mode = self.sampling(run.variant)
+        part = "validation" if stream == VALIDATION_SEED else "test"
         directions: dict[str, Any] = {}
         for direction, (forward, backward) in self.routes(run.variant).items():
             src, dst = DIRECTIONS[direction]
-            idx, inputs = self._heldout(run, src, size)
+            idx, inputs = self._heldout(run, src, size, part)
             block: dict[str, Any] = {"indices": idx, "source": src, "target": dst, "outputs": {}, "cycle": {}}
+            if part == "validation":
+                labels = domain_labels(run.data)[src]
+                block["targets"] = true_translation(run.data, src, idx)
+                block["source_labels"] = labels[idx] if labels is not None else None
             for which, generators in nets.items():
                 out = translate(generators[forward], inputs, channels[src], mode=mode)
                 block["outputs"][which] = self._native(out, dst, run)
