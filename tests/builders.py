@@ -13,6 +13,9 @@ import numpy as np
 from PIL import Image
 
 from ganforge.data.celeba import ATTRIBUTE_NAMES
+from ganforge.evaluation.common import Settings
+from ganforge.metrics.classifier import ClassifierConfig
+from ganforge.metrics.suite import EvalConfig
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -225,3 +228,16 @@ def build_mirror(root: Path, mnist_test: int = 400, emoji: int = 96) -> Path:
     write_mnist_split(root / "fashion-mnist", "test", mnist_test // 2, seed=2)
     write_image_folder(root / "emoji64", emoji, size=(64, 64))
     return root
+
+
+def offline_settings(real_count: int, epochs: int, batch_size: int = 16) -> Settings:
+    """Evaluation settings for the tests: no Inception (never downloaded), 5 KID subsets, and a
+    narrow domain classifier trained `epochs` without augmentation."""
+    return Settings(
+        EvalConfig(
+            real_count=real_count, kid_subsets=5, inception_download=False, inception_weights="/nonexistent"
+        ),
+        ClassifierConfig(
+            epochs=epochs, batch_size=batch_size, width=8, feature_dim=16, shift=0, rotate=0, scale=0
+        ),
+    )

@@ -202,3 +202,14 @@ def test_training_refuses_options_its_system_ignores():
     with pytest.raises(ConfigError, match=r"^run: a pix2pix system does not use top_k=0\.5: remove it$"):
         check_train_options(Pix2PixOptions(), TrainConfig(top_k=0.5), "run")
     check_train_options(GanOptions(), TrainConfig(top_k=0.5, drift=0.1), "run")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "bench", "full"])
+def test_every_variant_of_every_profile_resolves(profile):
+    """A profile's settings (its `train:` block, each variant's overrides) pass the checks the
+    configure stage makes, before anyone runs it: e.g. eval_every a multiple of log_every."""
+    from pipeline.params import compose
+
+    params = yaml.safe_load(compose(ROOT, [f"profile={profile}"]))
+    for name in params["run"]["variants"]:
+        resolve_variant(name, params["variants"][name], params["train"], "", profile)

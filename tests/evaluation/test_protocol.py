@@ -12,15 +12,12 @@ import torch
 from ganforge.comparison import compare, markdown
 from ganforge.core.io import sha256_file
 from ganforge.data.prepared import PreparedDataset
-from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, load_evaluator
 from ganforge.evaluation.images import CLASSIFIER_FILE
 from ganforge.evaluation.record import metrics_record
-from ganforge.metrics.classifier import ClassifierConfig
-from ganforge.metrics.suite import EvalConfig
 from ganforge.mirror import protocol_tags
 from ganforge.protocol import STAMP_FIELDS, differences, table_warnings
-from tests.builders import digit_images
+from tests.builders import digit_images, offline_settings
 from tests.runs import tiny_variant
 
 
@@ -34,10 +31,7 @@ def scored(tmp_path_factory):
         [str(d) for d in range(10)],
         {"data_sha256": "ab" * 32, "split": "test"},
     )
-    settings = Settings(
-        EvalConfig(real_count=200, kid_subsets=5, inception_download=False, inception_weights="/nonexistent"),
-        ClassifierConfig(epochs=2, batch_size=32, width=8, feature_dim=16, shift=0, rotate=0, scale=0),
-    )
+    settings = offline_settings(real_count=200, epochs=2, batch_size=32)
     folder = tmp_path_factory.mktemp("evaluator")
     report = build_evaluator(ds, settings, folder, log=lambda m: None)
     evaluator = load_evaluator(folder, settings)

@@ -15,11 +15,8 @@ from ganforge.core.errors import DataError, MissingDataError
 from ganforge.data.fetch import SourceContext
 from ganforge.data.prepared import PreparedDataset, save_prepared
 from ganforge.data.stacked import StackedConfig, make_stacked
-from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, evaluator_for, load_evaluator
-from ganforge.metrics.classifier import ClassifierConfig
-from ganforge.metrics.suite import EvalConfig
-from tests.builders import digit_images
+from tests.builders import digit_images, offline_settings
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -38,10 +35,7 @@ def setting(tmp_path_factory):
         {"data_sha256": "x"},
     )
     save_prepared(digits, root / "prepared")
-    settings = Settings(
-        EvalConfig(real_count=300, kid_subsets=5, inception_download=False, inception_weights="/nonexistent"),
-        ClassifierConfig(epochs=6, batch_size=32, width=8, feature_dim=16, shift=0, rotate=0, scale=0),
-    )
+    settings = offline_settings(real_count=300, epochs=6, batch_size=32)
     source_report = build_evaluator(digits, settings, root / "evaluators" / "digits", log=lambda m: None)
     ctx = SourceContext(
         name="stacked_digits", raw_dir=root / "raw", prepared_dir=root / "prepared", offline=True

@@ -9,11 +9,8 @@ import torch
 
 from ganforge.data.prepared import PreparedDataset, heldout_masks
 from ganforge.data.translation import recolor
-from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, evaluator_for, load_evaluator
-from ganforge.metrics.classifier import ClassifierConfig
-from ganforge.metrics.suite import EvalConfig
-from tests.builders import digit_images
+from tests.builders import digit_images, offline_settings
 
 FG, BG = (255, 200, 0), (20, 40, 120)
 
@@ -27,10 +24,7 @@ def setting(tmp_path_factory):
     tensors = {"a": a, "b": recolor(b, FG, BG), "a_to_b": recolor(a, FG, BG), "b_to_a": b, **masks,
                "labels_a": y[:200], "labels_b": y[200:]}  # fmt: skip
     ds = PreparedDataset("digits2color", "unpaired", tensors, [str(i) for i in range(10)])
-    settings = Settings(
-        EvalConfig(real_count=200, kid_subsets=5, inception_download=False, inception_weights="/nonexistent"),
-        ClassifierConfig(epochs=6, batch_size=16, width=8, feature_dim=16, shift=0, rotate=0, scale=0),
-    )
+    settings = offline_settings(real_count=200, epochs=6)
     folder = tmp_path_factory.mktemp("evaluator")
     report = build_evaluator(ds, settings, folder, log=lambda m: None)
     return ds, settings, folder, report

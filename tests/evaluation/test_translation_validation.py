@@ -14,14 +14,12 @@ import torch
 
 from ganforge.core.errors import ConfigError
 from ganforge.data.prepared import PreparedDataset, heldout_mask
-from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, load_evaluator
 from ganforge.layout import BEST_GENERATOR_FILE
-from ganforge.metrics.classifier import ClassifierConfig
-from ganforge.metrics.suite import EvalConfig
 from ganforge.runner import RunPaths, train_run
 from ganforge.systems.translation import split_masks
 from ganforge.trained import load_trained
+from tests.builders import offline_settings
 from tests.runs import NAMES, build, tiny_variant
 
 SCORED = {"steps": 8, "eval_every": 4, "eval_samples": 12, "checkpoint_every": 4}
@@ -47,10 +45,7 @@ def setting(tmp_path_factory):
     variant, _ = tiny_variant("pix2pix_edges2anime", **SCORED)
     data = labelled_pairs()
     data.meta["data_sha256"] = variant.dataset_sha256
-    settings = Settings(
-        EvalConfig(real_count=60, kid_subsets=5, inception_download=False, inception_weights="/nonexistent"),
-        ClassifierConfig(epochs=2, batch_size=16, width=8, feature_dim=16, shift=0, rotate=0, scale=0),
-    )
+    settings = offline_settings(real_count=60, epochs=2)
     folder = tmp_path_factory.mktemp("evaluator")
     build_evaluator(data, settings, folder, log=lambda m: None)
     return variant, data, load_evaluator(folder, settings)

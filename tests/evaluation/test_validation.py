@@ -15,12 +15,9 @@ import torch
 
 from ganforge.core.config import from_dict
 from ganforge.core.errors import ConfigError
-from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, load_evaluator
 from ganforge.evaluation.validation import Validator
 from ganforge.layout import BEST_GENERATOR_FILE, GENERATOR_FILE
-from ganforge.metrics.classifier import ClassifierConfig
-from ganforge.metrics.suite import EvalConfig
 from ganforge.runner import RunPaths, train_run
 from ganforge.sampling import EVAL_SEED, VALIDATION_SEED, SampleConfig
 from ganforge.systems.kind import RunContext
@@ -29,6 +26,7 @@ from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.config import StopRule, TrainConfig
 from ganforge.train.selection import DivergedError
 from ganforge.trained import load_trained
+from tests.builders import offline_settings
 from tests.runs import SimulatedKillError, tiny_variant
 
 SCORED = {"steps": 12, "eval_every": 4, "eval_samples": 40, "checkpoint_every": 4}
@@ -39,10 +37,7 @@ def setting(tmp_path_factory):
     """A tiny DCGAN on random labelled images, and its dataset's evaluator."""
     variant, data = tiny_variant("dcgan_anime", **SCORED)
     data.meta["data_sha256"] = variant.dataset_sha256
-    settings = Settings(
-        EvalConfig(real_count=60, kid_subsets=5, inception_download=False, inception_weights="/nonexistent"),
-        ClassifierConfig(epochs=1, batch_size=16, width=8, feature_dim=16, shift=0, rotate=0, scale=0),
-    )
+    settings = offline_settings(real_count=60, epochs=1)
     folder = tmp_path_factory.mktemp("evaluator")
     build_evaluator(data, settings, folder, log=lambda m: None)
     return variant, data, load_evaluator(folder, settings)

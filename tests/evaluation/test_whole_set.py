@@ -13,12 +13,9 @@ from ganforge.core.errors import DataError, MissingDataError
 from ganforge.data.fetch import SourceContext
 from ganforge.data.prepared import PreparedDataset, save_prepared
 from ganforge.data.subset import SubsetConfig, make_subset
-from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import build_evaluator, evaluator_for, load_evaluator
 from ganforge.layout import EVALUATOR_REPORT_FILE
-from ganforge.metrics.classifier import ClassifierConfig
-from ganforge.metrics.suite import EvalConfig
-from tests.builders import digit_images
+from tests.builders import digit_images, offline_settings
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -37,10 +34,7 @@ def setting(tmp_path_factory):
         {"data_sha256": "d1g1t5", "split": "test"},
     )
     save_prepared(digits, root / "prepared")
-    settings = Settings(
-        EvalConfig(real_count=300, kid_subsets=5, inception_download=False, inception_weights="/nonexistent"),
-        ClassifierConfig(epochs=4, batch_size=32, width=8, feature_dim=16, shift=0, rotate=0, scale=0),
-    )
+    settings = offline_settings(real_count=300, epochs=4, batch_size=32)
     whole = root / "evaluators" / "digits"
     report = build_evaluator(digits, settings, whole, log=lambda m: None)
     (whole / EVALUATOR_REPORT_FILE).write_text(json.dumps(report))
