@@ -39,6 +39,11 @@ def project_env(project: Path, **extra: str) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = f"{project / 'src'}{os.pathsep}{project}"
     env["TORCH_HOME"] = str(project / ".torch")  # hermetic: no Inception weights from the machine
+    # DVC keeps per-repository state (file hashes, the data index, what a remote holds) in a
+    # site cache keyed by the repository's path. Test projects and remotes reappear at the same
+    # temporary paths run after run, and a stale "the remote has it" made `dvc push` skip
+    # objects: each project gets a site cache of its own, beside it.
+    env["DVC_SITE_CACHE_DIR"] = str(project.parent / f".{project.name}.dvc-site")
     env.pop("GANFORGE_INCEPTION_WEIGHTS", None)
     env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "ganforge tests"
     env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "tests@ganforge.invalid"
