@@ -67,6 +67,7 @@ from ganforge.nets.config import DataShape, ImagePair, ModelConfig, NetConfig
 from ganforge.nets.registry import build_discriminator, build_generator, build_translator
 from ganforge.runner import net_wrapper
 from ganforge.systems.gan import GanSystem
+from ganforge.systems.registry import SYSTEM_OPTIONS
 from ganforge.train.config import TrainConfig
 from ganforge.train.distributed import (
     DistributedConfig,
@@ -300,7 +301,7 @@ def dcgan_bench(root: Path = ROOT) -> Bench:
     """dcgan_emoji64 as conf/config.yaml defines it (no profile: 64 px, width 64, batch 64)."""
     conf = yaml.safe_load((root / "conf" / "config.yaml").read_text(encoding="utf-8"))
     spec = conf["variants"][VARIANT]
-    variant = resolve_variant(VARIANT, spec, conf["train"], "")
+    variant = resolve_variant(VARIANT, spec, conf["train"], "", table=SYSTEM_OPTIONS)
     data = conf["datasets"][variant.dataset]
     shape = DataShape("images", int(data["channels"]), int(spec.get("image_size") or data["image_size"]))
     return Bench(variant.model, shape, variant.train, variant.train.batch_size)

@@ -97,6 +97,7 @@ def train(work: Path, storage: str, size: int) -> None:
 
     from ganforge.data.prepared import load_prepared
     from ganforge.runner import RunPaths, train_run
+    from ganforge.systems.registry import SYSTEM_OPTIONS
     from ganforge.variants import resolve_variant
 
     data = load_prepared(work / "prepared", storage)
@@ -122,7 +123,9 @@ def train(work: Path, storage: str, size: int) -> None:
         "device": "cpu",
         "amp": "off",
     }
-    variant = resolve_variant(f"dcgan_{storage}", spec, train_cfg, data.meta["data_sha256"])
+    variant = resolve_variant(
+        f"dcgan_{storage}", spec, train_cfg, data.meta["data_sha256"], table=SYSTEM_OPTIONS
+    )
     out = work / "runs" / storage
     paths = RunPaths(out / "checkpoint.pt", out / "grids", out / "model", out / "curves.csv")
     train_run(variant, 0, data, paths, say=lambda _: None)

@@ -32,6 +32,7 @@ from ganforge.evaluation.evaluator import load_evaluator
 from ganforge.layout import EVALUATORS_DIR, PREPARED_DIR, config_path
 from ganforge.runner import RunPaths, train_run
 from ganforge.sampling import SampleConfig
+from ganforge.systems.registry import SYSTEM_OPTIONS
 from ganforge.trained import load_trained, sample_run
 from ganforge.variants import variant_from_json
 from pipeline.params import load_params
@@ -80,7 +81,7 @@ def main() -> None:
     for assignment in [*args.set, *([f"train.steps={args.steps}"] if args.steps else [])]:
         override(data, assignment)
     data["train"]["checkpoint_every"] = data["train"]["steps"]
-    variant = variant_from_json(data, args.variant)
+    variant = variant_from_json(data, args.variant, table=SYSTEM_OPTIONS)
     prepared = load_prepared(root / PREPARED_DIR, variant.dataset)
     params = load_params(root)
     evaluator = load_evaluator(root / EVALUATORS_DIR / variant.dataset, settings(params))

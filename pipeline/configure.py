@@ -15,6 +15,7 @@ from ganforge.core.config import from_dict
 from ganforge.core.errors import ConfigError, MissingDataError, unknown_name
 from ganforge.core.io import atomic_dir, write_json
 from ganforge.layout import CONFIG_DIR, PREPARED_DIR
+from ganforge.systems.registry import SYSTEM_OPTIONS
 from ganforge.train.config import TrainConfig
 from ganforge.variants import Variant, parse_spec, resolve_variant, shadowed_overrides, unread_options
 from pipeline.params import CONF_DIR, entry, load_params, section
@@ -59,6 +60,7 @@ def resolve(params: dict[str, Any], name: str, root: Path) -> Variant:
         profile=str(params.get("profile", "")),
         experiment=str(tracking.get("experiment", "ganforge")),
         live=bool(tracking.get("live", False)),
+        table=SYSTEM_OPTIONS,
     )
 
 

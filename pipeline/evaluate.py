@@ -3,25 +3,36 @@ variant's system decides (`data/samples/<variant>/<seed>.pt`), with its figures
 (`reports/samples/<variant>/<seed>/`, `figures.json` naming the main one), and scores it
 (raw and EMA generators, and the best checkpoint where training kept one):
 `reports/metrics/<variant>/<seed>.json`, each number labelled with the extractor that produced it.
+
+With `distributed.nproc_per_node` × `distributed.nnodes` above 1, the stage starts itself again
+through `torch.distributed.run`, as the train stage does: the seeds are scored one after
+another, each over every worker (rank 0 draws and writes, every rank extracts its share of
+the features: `ganforge.evaluation.final`), with the scores of one process, bit for bit. With
+`distributed.seed_processes` above 1 (one process, then: the two cannot be combined), that
+many seeds are scored side by side instead, one process each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ganforge.core.config import from_dict
-from ganforge.core.device import cpu_threads
 from ganforge.core.errors import ConfigError
 from ganforge.core.io import atomic_dir, write_json
-from ganforge.data.prepared import PreparedDataset, load_prepared
+from ganforge.data.prepared import load_prepared
+from ganforge.evaluation.common import Settings
 from ganforge.evaluation.evaluator import load_evaluator
-from ganforge.evaluation.record import headline, metrics_record, sampling_record
+from ganforge.evaluation.final import FinalEvaluation, evaluate_run
+from ganforge.evaluation.record import headline
 from ganforge.layout import (
     EVALUATOR_REPORT_FILE,
     EVALUATORS_DIR,
@@ -34,9 +45,16 @@ from ganforge.layout import (
 )
 from ganforge.sampling import SampleConfig
 from ganforge.systems.registry import get_system
-from ganforge.train.distributed import distributed_config
+from ganforge.train.distributed import (
+    DistributedConfig,
+    Group,
+    distributed_config,
+    launched,
+    process_group,
+    relaunch,
+    resolve_backend,
+)
 from ganforge.train.parallel import run_each
-from ganforge.trained import load_trained, sample_run, with_best
 from ganforge.variants import Variant
 from ganforge.viz import preload_figures
 from pipeline.params import load_params, run_seeds
@@ -88,69 +106,103 @@ class SeedJob:
 
     name: str
     root: Path
-    variant: Variant
-    data: PreparedDataset
-    sample_cfg: SampleConfig
-    evaluator: Any
-    report: dict[str, Any]
+    final: FinalEvaluation
     samples_dir: Path
     figures_dir: Path
     out: Path
-    threads: int
 
 
 def evaluate_seed(job: SeedJob, seed: int) -> str:
-    """Sample and score one seed: its samples, figures and metrics JSON; a line for the log."""
-    with cpu_threads(job.threads):
-        start = time.perf_counter()
-        training = _training(job.root, job.name, seed)
-        trained = load_trained(generator_path(job.root, job.name, seed))
-        best_path = generator_path(job.root, job.name, seed, "best")
-        if best_path.is_file():
-            with_best(trained, load_trained(best_path))
-        payload = sample_run(
-            trained,
-            job.data,
-            job.sample_cfg,
-            seed,
-            job.samples_dir / f"{seed}.pt",
-            job.figures_dir / str(seed),
-        )
-        result = metrics_record(
-            job.variant,
-            seed,
-            job.report,
-            sampling_record(job.sample_cfg, payload, trained.info.get("best")),
-            job.evaluator.score(payload, seed),
-            job.evaluator.baselines(),
-            training,
-        )
-        write_json(job.out / f"{seed}.json", result)
+    """Sample and score one seed: its samples, figures and metrics JSON; a line for the log
+    (empty on a worker other than rank 0, which writes nothing)."""
+    start = time.perf_counter()
+    best = generator_path(job.root, job.name, seed, "best")
+    result = evaluate_run(
+        job.final,
+        seed,
+        generator_path(job.root, job.name, seed),
+        best if best.is_file() else None,
+        _training(job.root, job.name, seed),
+        job.samples_dir / f"{seed}.pt",
+        job.figures_dir / str(seed),
+    )
+    if result is None:
+        return ""
+    write_json(job.out / f"{seed}.json", result)
     return f"evaluated {job.name} seed {seed}: {headline(result)} ({time.perf_counter() - start:.1f} s)"
+
+
+@contextlib.contextmanager
+def outputs(root: Path, name: str, write: bool) -> Iterator[tuple[Path, Path, Path]]:
+    """The stage's folders (samples, figures, metrics), each replaced whole when the block
+    succeeds; where `write` is False (a worker other than rank 0), their final paths, which
+    nothing writes."""
+    targets = (root / SAMPLES_DIR / name, root / FIGURES_DIR / name, root / METRICS_DIR / name)
+    if not write:
+        yield targets
+        return
+    with atomic_dir(targets[0]) as samples, atomic_dir(targets[1]) as figures, atomic_dir(targets[2]) as out:
+        yield samples, figures, out
 
 
 def evaluate_variant(name: str, root: Path) -> list[str]:
     """Sample and score every seed of a variant, one JSON per seed; the seeds side by side
-    (`distributed.seed_processes`), each on `evaluation.threads` CPU threads."""
+    (`distributed.seed_processes`), each on `evaluation.threads` CPU threads, or one after
+    another over `nproc_per_node` × `nnodes` workers (see the module's docstring)."""
     params = load_params(root)
     variant = load_variant(root, name)
     sample_cfg = sample_config(params.get("sample"), variant.dataset, name, params.get("variants") or {})
     check_sampling(variant, sample_cfg)
+    scoring = settings(params)
+    options = distributed_config(params)
+    seeds = run_seeds(params)
+    if options.world_size == 1:
+        return evaluate_seeds(name, root, variant, sample_cfg, scoring, seeds, options.seed_processes)
+    device = torch.device(scoring.device)
+    if not launched():
+        resolve_backend(options.backend, device)  # refused here, before any worker starts
+        return launch(options, name, seeds, root)
+    with process_group(options, device) as group:
+        group.device(device)  # its own GPU (by local rank), where the extractors load on CUDA
+        evaluate_seeds(name, root, variant, sample_cfg, scoring, seeds, group=group)
+    return []  # the launcher reports, from what rank 0 wrote
+
+
+def evaluate_seeds(
+    name: str,
+    root: Path,
+    variant: Variant,
+    sample_cfg: SampleConfig,
+    scoring: Settings,
+    seeds: list[int],
+    processes: int = 1,
+    group: Group | None = None,
+) -> list[str]:
+    """Score `seeds` of the variant in this process (or `processes` side by side), or as
+    one worker of `group`; a line per seed (from the writing process)."""
     data = load_prepared(root / PREPARED_DIR, variant.dataset)
     folder = root / EVALUATORS_DIR / variant.dataset
-    scoring = settings(params)
     evaluator = load_evaluator(folder, scoring)
     report = json.loads((folder / EVALUATOR_REPORT_FILE).read_text(encoding="utf-8"))
-    processes = distributed_config(params).seed_processes
-    with (
-        atomic_dir(root / SAMPLES_DIR / name) as samples_dir,
-        atomic_dir(root / FIGURES_DIR / name) as figures_dir,
-        atomic_dir(root / METRICS_DIR / name) as out,
-    ):
-        job = SeedJob(
-            name, root, variant, data, sample_cfg, evaluator, report, samples_dir, figures_dir, out,
-            scoring.eval.threads,
-        )  # fmt: skip
+    final = FinalEvaluation(variant, data, sample_cfg, evaluator, report, scoring.eval.threads, group)
+    with outputs(root, name, final.main) as (samples_dir, figures_dir, out):
+        job = SeedJob(name, root, final, samples_dir, figures_dir, out)
         if processes > 1:
             preload_figures()
-        return run_each(functools.partial(evaluate_seed, job), run_seeds(params), processes)
+        return run_each(functools.partial(evaluate_seed, job), seeds, processes)
+
+
+def launch(options: DistributedConfig, name: str, seeds: list[int], root: Path) -> list[str]:
+    """Run this stage again as `options.world_size` workers through torch.distributed.run;
+    a line per seed, read back from what rank 0 wrote."""
+    start = time.perf_counter()
+    relaunch(options, ["pipeline", "evaluate", name], root, f"distributed evaluation of {name}")
+    out = root / METRICS_DIR / name
+    if options.nnodes > 1 and not all((out / f"{s}.json").is_file() for s in seeds):
+        return [f"{name}: this node's workers finished (rank 0, on another node, writes the outputs)"]
+    lines = [
+        f"evaluated {name} seed {s}: {headline(json.loads((out / f'{s}.json').read_text(encoding='utf-8')))}"
+        for s in seeds
+    ]
+    took = time.perf_counter() - start
+    return [*lines, f"evaluated {name} on {options.world_size} processes ({took:.1f} s)"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ganforge.core.errors import MissingDataError
 from ganforge.layout import config_path
+from ganforge.systems.registry import SYSTEM_OPTIONS
 from ganforge.variants import Variant, variant_from_json
 
 
@@ -15,4 +16,4 @@ def load_variant(root: Path, name: str) -> Variant:
     path = config_path(root, name)
     if not path.is_file():
         raise MissingDataError(f"{path} not found: run `dvc repro configure` (is {name} in run.variants?)")
-    return variant_from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+    return variant_from_json(json.loads(path.read_text(encoding="utf-8")), str(path), table=SYSTEM_OPTIONS)

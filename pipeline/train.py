@@ -21,14 +21,13 @@ from __future__ import annotations
 import functools
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from ganforge.core.device import resolve_placement
-from ganforge.core.errors import ConfigError, GanforgeError
+from ganforge.core.errors import ConfigError
 from ganforge.data.prepared import PreparedDataset, load_prepared
 from ganforge.evaluation.base import Evaluator
 from ganforge.layout import (
@@ -47,18 +46,14 @@ from ganforge.train.distributed import (
     Group,
     check_plan,
     distributed_config,
-    launch_command,
     launched,
     process_group,
+    relaunch,
 )
 from ganforge.train.parallel import preload_training, run_each
 from ganforge.variants import Variant
 from pipeline.params import chosen_seeds, load_params
 from pipeline.resolved import load_variant
-
-
-class DistributedRunError(GanforgeError):
-    """The workers of a distributed run did not all finish."""
 
 
 def live_tracker(variant: Variant, seed: int, data: PreparedDataset, paths: RunPaths, root: Path) -> Tracker:
@@ -122,12 +117,7 @@ def launch(
     """Run this stage again as `options.world_size` workers through torch.distributed.run;
     a line per seed, read back from what rank 0 wrote."""
     args = ["pipeline", "train", name, *(["--seed", str(seed)] if seed is not None else [])]
-    code = subprocess.run(launch_command(options, args), cwd=root, check=False).returncode
-    if code != 0:
-        raise DistributedRunError(
-            f"distributed training of {name} failed (exit {code}) on {options.world_size} processes: "
-            f"the workers' errors are above"
-        )
+    relaunch(options, args, root, f"distributed training of {name}")
     if options.nnodes > 1 and not (model_dir(root, name, seeds[0]) / "train.json").is_file():
         return [f"{name}: this node's workers finished (rank 0, on another node, writes the outputs)"]
     return [

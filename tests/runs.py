@@ -14,7 +14,7 @@ from ganforge.core.device import resolve_placement
 from ganforge.core.seeds import RunRandom
 from ganforge.data.prepared import PreparedDataset, heldout_mask
 from ganforge.systems.kind import RunSetup
-from ganforge.systems.registry import get_system
+from ganforge.systems.registry import SYSTEM_OPTIONS, get_system
 from ganforge.train.loop import Trainer
 from ganforge.variants import Variant, resolve_variant
 from pipeline.params import compose
@@ -66,13 +66,19 @@ def small(spec: dict) -> dict:
     return {**spec, "model": model, "image_size": spec.get("image_size") if "image_size" in spec else None}
 
 
-def tiny_variant(name: str, **train: object) -> tuple[Variant, PreparedDataset]:
+def tiny_variant(
+    name: str, system: dict[str, object] | None = None, **train: object
+) -> tuple[Variant, PreparedDataset]:
+    """Variant `name` of the full profile at test size: `train` overrides its training
+    options, `system` its system's own options."""
     spec = small(FULL["variants"][name])
     data = tiny_dataset(FULL["datasets"][spec["dataset"]]["source"])
     if "system" in spec and spec["system"].get("kind") == "semi_supervised":
         spec["system"] = {**spec["system"], "labelled": 20, "baseline_steps": 3}
+    if system:
+        spec["system"] = {**(spec.get("system") or {}), **system}
     overrides = {"steps": 3, "batch_size": 4, "log_every": 1, "device": "cpu", "eval_every": 0, **train}
-    variant = resolve_variant(name, spec, {**FULL["train"], **overrides}, "")
+    variant = resolve_variant(name, spec, {**FULL["train"], **overrides}, "", table=SYSTEM_OPTIONS)
     return replace(variant, train=replace(variant.train, **overrides)), data
 
 

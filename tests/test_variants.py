@@ -9,10 +9,12 @@ import yaml
 
 from ganforge.core.errors import ConfigError, MissingDataError
 from ganforge.data.prepared import PreparedDataset, save_prepared
-from ganforge.systems.registry import SYSTEMS
+from ganforge.systems.cyclegan import CycleGanOptions
+from ganforge.systems.gan import GanOptions
+from ganforge.systems.pix2pix import Pix2PixOptions
+from ganforge.systems.registry import SYSTEM_OPTIONS, SYSTEMS
 from ganforge.train.config import TrainConfig
 from ganforge.variants import check_train_options, resolve_variant
-from ganforge.variants.system_options import SYSTEM_OPTIONS, CycleGanOptions, GanOptions, Pix2PixOptions
 from pipeline.configure import configure, resolve, shadow_notes
 from pipeline.resolved import load_variant
 from tests.project import ROOT
@@ -166,42 +168,87 @@ def test_a_global_override_a_variant_hides_is_named(params):
 
 def test_a_variant_may_not_set_train_options_its_system_ignores(params):
     spec = copy.deepcopy(params["variants"]["pix2pix_edges2emoji64"])
-    spec["train"] = {**spec["train"], "top_k": 0.5, "drift": 0.001, "loss": "ls"}
+    spec["train"] = {**spec["train"], "r1_gamma": 0.5, "gradient_penalty": 10.0, "loss": "ls"}
     with pytest.raises(
         ConfigError,
-        match=r"^variants\.p2p\.train: a pix2pix system does not use drift=0\.001, top_k=0\.5: remove it$",
+        match=r"^variants\.p2p\.train: a pix2pix system does not use gradient_penalty=10\.0, r1_gamma=0\.5: "
+        r"remove it$",
     ):
-        resolve_variant("p2p", spec, params["train"], "")
+        resolve_variant("p2p", spec, params["train"], "", table=SYSTEM_OPTIONS)
     cyclegan = copy.deepcopy(params["variants"]["cyclegan_mnist2color"])
     cyclegan["train"] = {**cyclegan["train"], "d_steps": 2}
     with pytest.raises(ConfigError, match="a cyclegan system does not use d_steps=2"):
-        resolve_variant("c", cyclegan, params["train"], "")
+        resolve_variant("c", cyclegan, params["train"], "", table=SYSTEM_OPTIONS)
     cyclegan["train"]["d_steps"] = 1  # the default changes nothing, so it may be stated
-    assert resolve_variant("c", cyclegan, params["train"], "").train.d_steps == 1
+    assert resolve_variant("c", cyclegan, params["train"], "", table=SYSTEM_OPTIONS).train.d_steps == 1
 
 
 def test_a_global_train_option_reaches_only_the_systems_that_read_it(params, root):
     params = copy.deepcopy(params)
-    params["train"].update(top_k=0.5, gradient_penalty=1.0, loss="ls")
-    pix2pix = resolve_variant("p2p", params["variants"]["pix2pix_edges2emoji64"], params["train"], "")
-    assert (pix2pix.train.top_k, pix2pix.train.gradient_penalty, pix2pix.train.loss) == (1.0, 0.0, "ns")
+    params["train"].update(r1_gamma=0.5, gradient_penalty=1.0, loss="ls")
+    pix2pix = resolve_variant(
+        "p2p", params["variants"]["pix2pix_edges2emoji64"], params["train"], "", table=SYSTEM_OPTIONS
+    )
+    assert (pix2pix.train.r1_gamma, pix2pix.train.gradient_penalty, pix2pix.train.loss) == (0.0, 0.0, "ns")
     gan = resolve(params, "cgan_concat_mnist", root)
-    assert (gan.train.top_k, gan.train.gradient_penalty, gan.train.loss) == (0.5, 1.0, "ls")
+    assert (gan.train.r1_gamma, gan.train.gradient_penalty, gan.train.loss) == (0.5, 1.0, "ls")
     params["run"]["variants"] = {"ssgan_mnist": "mnist"}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert configure(root)[:3] == [
         "note: train.loss=ls does not reach ssgan_mnist: a semi_supervised system does not use it",
         "note: train.gradient_penalty=1.0 does not reach ssgan_mnist: a semi_supervised system does not use it",
-        "note: train.top_k=0.5 does not reach ssgan_mnist: a semi_supervised system does not use it",
+        "note: train.r1_gamma=0.5 does not reach ssgan_mnist: a semi_supervised system does not use it",
     ]
-    assert load_variant(root, "ssgan_mnist").train.top_k == 1.0
+    assert load_variant(root, "ssgan_mnist").train.r1_gamma == 0.0
 
 
 def test_training_refuses_options_its_system_ignores():
     """The trainer's own guard, for variants built in code rather than resolved from params."""
-    with pytest.raises(ConfigError, match=r"^run: a pix2pix system does not use top_k=0\.5: remove it$"):
-        check_train_options(Pix2PixOptions(), TrainConfig(top_k=0.5), "run")
-    check_train_options(GanOptions(), TrainConfig(top_k=0.5, drift=0.1), "run")
+    with pytest.raises(ConfigError, match=r"^run: a pix2pix system does not use r1_gamma=0\.5: remove it$"):
+        check_train_options(Pix2PixOptions(), TrainConfig(r1_gamma=0.5), "run")
+    check_train_options(GanOptions(), TrainConfig(r1_gamma=0.5, gradient_penalty=0.1), "run")
+
+
+def test_options_one_kind_reads_live_in_its_system_block(params):
+    """Top-k training and progressive growing are the gan system's own options: set in
+    `system:`, refused in `train:` (an unknown key), and unknown to the other kinds."""
+    gan = resolve_variant(
+        "g", {"dataset": "mnist", "system": {"top_k": 0.5, "top_k_end": 100}}, params["train"], "",
+        table=SYSTEM_OPTIONS,
+    )  # fmt: skip
+    assert gan.system == GanOptions(top_k=0.5, top_k_end=100) and gan.to_json()["system"]["top_k"] == 0.5
+    with pytest.raises(ConfigError, match=r"^variants\.g\.train: unknown key 'top_k'; known keys: "):
+        resolve_variant(
+            "g", {"dataset": "mnist", "train": {"top_k": 0.5}}, params["train"], "", table=SYSTEM_OPTIONS
+        )
+    spec = copy.deepcopy(params["variants"]["pix2pix_edges2emoji64"])
+    spec["system"]["growth_stable"] = 10
+    with pytest.raises(
+        ConfigError, match=r"^variants\.p\.system: unknown key 'growth_stable'; known keys: kind, "
+    ):
+        resolve_variant("p", spec, params["train"], "", table=SYSTEM_OPTIONS)
+    for bad, message in [
+        ({"top_k": 0.0}, "top_k must be in"),
+        ({"growth_fade": 5}, "growth_fade needs growth_stable"),
+        ({"drift": -0.1}, "must be 0 or more"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            resolve_variant(
+                "g", {"dataset": "mnist", "system": bad}, params["train"], "", table=SYSTEM_OPTIONS
+            )
+    with pytest.raises(ConfigError, match=r"^variants\.g: compile cannot run with growth"):
+        resolve_variant(
+            "g", {"dataset": "mnist", "system": {"growth_stable": 5}, "train": {"compile": True}}, params["train"], "",
+            table=SYSTEM_OPTIONS,
+        )  # fmt: skip
+
+
+def test_the_options_table_is_derived_from_the_systems():
+    """Each kind's options class is defined in the kind's own module; the table holds them all."""
+    for name, kind in SYSTEMS.items():
+        assert SYSTEM_OPTIONS[name] is kind.options
+        assert kind.options.__module__ == type(kind).__module__, name
+        assert kind.options().kind == name
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "bench", "full"])
@@ -212,4 +259,4 @@ def test_every_variant_of_every_profile_resolves(profile):
 
     params = yaml.safe_load(compose(ROOT, [f"profile={profile}"]))
     for name in params["run"]["variants"]:
-        resolve_variant(name, params["variants"][name], params["train"], "", profile)
+        resolve_variant(name, params["variants"][name], params["train"], "", profile, table=SYSTEM_OPTIONS)

@@ -17,7 +17,7 @@ from ganforge.core.io import save_torch, write_json
 from ganforge.data.prepared import PreparedDataset
 from ganforge.sampling import SampleConfig
 from ganforge.systems.kind import RunContext, SystemKind
-from ganforge.systems.registry import get_system
+from ganforge.systems.registry import SYSTEM_OPTIONS, get_system
 from ganforge.variants import Variant, variant_from_json
 
 FORMAT_VERSION = 2
@@ -77,7 +77,7 @@ def load_trained(path: Path, device: torch.device | str = "cpu") -> TrainedRun:
         raise DataError(f"{path} is not a readable generator file ({exc})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise DataError(f"{path} has an unknown format: re-run its train stage")
-    variant = variant_from_json(state["variant"], str(path))
+    variant = variant_from_json(state["variant"], str(path), table=SYSTEM_OPTIONS)
     kind = get_system(variant.kind)
     nets: dict[str, dict[str, nn.Module]] = {}
     for which in WHICH:

@@ -28,11 +28,11 @@ from ganforge.nets.progan import (
     progan_levels,
 )
 from ganforge.nets.registry import build_discriminator, build_generator
-from ganforge.systems.gan import ProgressiveGanSystem
+from ganforge.systems.gan import GanOptions, ProgressiveGanSystem
 from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.config import TrainConfig
 from ganforge.train.loop import Hooks, Trainer
-from ganforge.train.schedule import Schedule
+from ganforge.train.schedule import Growth, Schedule
 from tests.runs import SimulatedKillError, assert_same, build, kill_at, tiny_variant
 
 RGB16 = DataShape("images", channels=3, size=16)
@@ -170,15 +170,15 @@ def test_unsupported_combinations_are_refused(generator, discriminator, message)
 
 def test_growth_options_are_checked():
     with pytest.raises(ValueError, match="growth_fade needs growth_stable"):
-        TrainConfig(growth_fade=5)
+        GanOptions(growth_fade=5)
     with pytest.raises(ValueError, match="must be 0 or more"):
-        TrainConfig(drift=-0.1)
+        GanOptions(drift=-0.1)
     with pytest.raises(ValueError, match="compile cannot run with growth"):
-        TrainConfig(growth_stable=5, compile=True, gradient_penalty=0.0)
+        GanOptions(growth_stable=5).check_train(TrainConfig(compile=True, gradient_penalty=0.0))
 
 
 def test_a_growth_schedule_is_refused_for_nets_that_do_not_grow():
-    variant, data = tiny_variant("dcgan_anime", growth_stable=5)
+    variant, data = tiny_variant("dcgan_anime", {"growth_stable": 5})
     built, random = build(variant, data)
     with pytest.raises(ConfigError, match="this variant's nets do not grow"):
         Trainer(built.system, built.sampler, random, variant.train, "fp")
@@ -186,7 +186,7 @@ def test_a_growth_schedule_is_refused_for_nets_that_do_not_grow():
 
 # -- the schedule ----------------------------------------------------------------------
 def test_growth_phases_are_a_function_of_the_absolute_step():
-    s = Schedule.from_config(TrainConfig(growth_stable=2, growth_fade=4), levels=3)
+    s = Schedule.from_config(TrainConfig(), levels=3, growth=Growth(2, 4))
     phases = [s.growth(done) for done in range(16)]
     assert phases[:2] == [(0, 1.0)] * 2
     assert phases[2:6] == [(1, 0.0), (1, 0.25), (1, 0.5), (1, 0.75)]
@@ -198,7 +198,7 @@ def test_growth_phases_are_a_function_of_the_absolute_step():
 
 
 def test_a_new_resolution_resets_every_optimizers_moments():
-    s = Schedule.from_config(TrainConfig(growth_stable=2, growth_fade=4), levels=3)
+    s = Schedule.from_config(TrainConfig(), levels=3, growth=Growth(2, 4))
     w = torch.nn.Parameter(torch.ones(2))
     opt = torch.optim.Adam([w])
     for done in range(4):
@@ -213,7 +213,7 @@ def progan_run(checkpoint: Path | None, hooks: Hooks | None = None) -> Trainer:
     """progan_anime on 32 px random images: 4×4 for 2 steps, then each level fades in over
     4 and trains 2 more (32×32 from step 14), with WGAN-GP and the drift term."""
     variant, data = tiny_variant(
-        "progan_anime", steps=20, checkpoint_every=2, growth_stable=2, growth_fade=4, ema_decay=0.9
+        "progan_anime", {"growth_stable": 2, "growth_fade": 4}, steps=20, checkpoint_every=2, ema_decay=0.9
     )
     built, random = build(variant, data)
     assert isinstance(built.system, ProgressiveGanSystem)

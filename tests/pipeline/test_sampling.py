@@ -15,6 +15,7 @@ from ganforge.core.errors import ConfigError
 from ganforge.nets.base import Generator
 from ganforge.nets.config import DataShape, NetConfig
 from ganforge.sampling import SampleConfig, jacobian_norms, latents, lowest_per_label, sample_latents
+from ganforge.systems.registry import SYSTEM_OPTIONS
 from ganforge.variants import resolve_variant
 from pipeline.evaluate import check_sampling, sample_config
 from tests.project import ROOT
@@ -114,10 +115,12 @@ def test_sample_config_reads_each_variants_kept_fraction():
 def test_a_translation_system_has_no_latents_to_truncate():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     spec = copy.deepcopy(params["variants"]["pix2pix_edges2emoji64"])
-    p2p = resolve_variant("p2p", spec, params["train"], "")
+    p2p = resolve_variant("p2p", spec, params["train"], "", table=SYSTEM_OPTIONS)
     check_sampling(p2p, SampleConfig())
     with pytest.raises(ConfigError, match=r"^sample\.jacobian_keep\.p2p: a pix2pix system draws no latents"):
         check_sampling(p2p, SampleConfig(jacobian_keep=0.9))
-    gan = resolve_variant("g", params["variants"]["pacgan4_jbt_grid"], params["train"], "")
+    gan = resolve_variant(
+        "g", params["variants"]["pacgan4_jbt_grid"], params["train"], "", table=SYSTEM_OPTIONS
+    )
     check_sampling(gan, SampleConfig(jacobian_keep=0.9))
     assert params["sample"]["jacobian_keep"] == {"pacgan4_jbt_grid": 0.9}

@@ -82,7 +82,7 @@ def test_no_stage_names_a_system_or_a_data_kind():
     import ast
 
     from ganforge.data.prepared import _REQUIRED
-    from ganforge.variants.system_options import SYSTEM_OPTIONS
+    from ganforge.systems.registry import SYSTEM_OPTIONS
 
     names = set(SYSTEM_OPTIONS) | set(_REQUIRED) | {"translations"}
     found = []

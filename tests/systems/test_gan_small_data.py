@@ -17,7 +17,8 @@ from ganforge.core.seeds import RunRandom
 from ganforge.losses import get_loss
 from ganforge.nets.config import DataShape, ModelConfig, NetConfig
 from ganforge.nets.registry import build_discriminator, build_generator
-from ganforge.systems.gan import GanSystem
+from ganforge.systems.gan import GanOptions, GanSystem
+from ganforge.systems.registry import SYSTEM_OPTIONS
 from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.config import TrainConfig
 from ganforge.train.loop import Hooks, Trainer
@@ -34,10 +35,13 @@ def trainer(
     augment: AugmentConfig | None = None,
     checkpoint: Path | None = None,
     hooks: Hooks | None = None,
+    options: GanOptions | None = None,
 ) -> Trainer:
     random = RunRandom(0, CPU)
     g, d = build_generator(MODEL, SHAPE), build_discriminator(MODEL, SHAPE)
-    system = GanSystem(g, d, get_loss(cfg.loss), cfg, CPU, random.noise, None, augment)
+    system = GanSystem(
+        g, d, get_loss(cfg.loss), cfg, CPU, random.noise, None, augment, options or GanOptions()
+    )
     data = torch.randint(
         0, 256, (64, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(9)
     )
@@ -120,7 +124,7 @@ SPEC = {"dataset": "mnist", "model": {"generator": {"arch": "dcgan"}, "discrimin
 )  # fmt: skip
 def test_bad_settings_are_one_line_errors(spec, train, message):
     with pytest.raises(ConfigError, match=message) as caught:
-        resolve_variant("v", {**SPEC, **spec, "train": train}, {}, "")
+        resolve_variant("v", {**SPEC, **spec, "train": train}, {}, "", table=SYSTEM_OPTIONS)
     assert "\n" not in str(caught.value)
 
 
@@ -148,11 +152,11 @@ def test_pix2pix_discriminator_sees_augmented_pairs_and_resumes_bitwise(tmp_path
 
 
 def test_top_k_fraction_falls_linearly_to_nu_and_stays():
-    """Top-k lives in the gan system: the fraction at absolute step `at` (1-based)."""
-    system = trainer(TrainConfig(batch_size=8, top_k=0.5, top_k_end=10)).system
+    """Top-k lives in the gan system's options: the fraction at absolute step `at` (1-based)."""
+    system = trainer(TrainConfig(batch_size=8), options=GanOptions(top_k=0.5, top_k_end=10)).system
     assert [system.kept(at) for at in (1, 6, 11, 101)] == [1.0, 0.75, 0.5, 0.5]
-    assert trainer(TrainConfig(batch_size=8, top_k=0.6)).system.kept(1) == 0.6
+    assert trainer(TrainConfig(batch_size=8), options=GanOptions(top_k=0.6)).system.kept(1) == 0.6
     assert trainer(TrainConfig(batch_size=8)).system.kept(10**6) == 1.0
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError, match="top_k must be in"):
-            TrainConfig(top_k=bad)
+            GanOptions(top_k=bad)

@@ -15,6 +15,7 @@ from ganforge.nets.config import ImagePair, ModelConfig, NetConfig
 from ganforge.nets.registry import arch_is_convolutional, build_patch_discriminator, build_translator
 from ganforge.nets.translation import PatchDiscriminator, patch_layers, resnet_blocks
 from ganforge.systems.cyclegan import ImagePool
+from ganforge.systems.registry import SYSTEM_OPTIONS
 from ganforge.systems.translation import (
     augment,
     cyclegan_generator_loss,
@@ -234,11 +235,11 @@ def test_the_sampling_mode_is_an_option_of_pix2pix_and_the_report_says_it():
     from ganforge.variants import resolve_variant
     from ganforge.variants.system_options import parse_system
 
-    assert parse_system({"kind": "pix2pix"}, "s").sampling == "eval"
+    assert parse_system({"kind": "pix2pix"}, "s", SYSTEM_OPTIONS).sampling == "eval"  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="sampling"):
-        parse_system({"kind": "pix2pix", "sampling": "dropout"}, "variants.x.system")
+        parse_system({"kind": "pix2pix", "sampling": "dropout"}, "variants.x.system", SYSTEM_OPTIONS)
     spec = {"dataset": "pairs", "system": {"kind": "pix2pix", "sampling": "train"}}
-    variant = resolve_variant("p", spec, {}, "")
+    variant = resolve_variant("p", spec, {}, "", table=SYSTEM_OPTIONS)
     assert get_system("pix2pix").sampling(variant) == "train"
     results = {"p": [{"sampling": {"jacobian_keep": 1.0, "mode": "train"}}], "q": [{"sampling": {}}]}
     assert sampling_lines(["p", "q"], results) == [

@@ -19,7 +19,7 @@ from ganforge.core.seeds import RunRandom
 from ganforge.losses import get_loss
 from ganforge.nets.config import DataShape, ModelConfig, NetConfig
 from ganforge.nets.registry import build_discriminator, build_generator
-from ganforge.systems.gan import GanSystem
+from ganforge.systems.gan import GanOptions, GanSystem
 from ganforge.systems.registry import get_system
 from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.config import TrainConfig
@@ -45,10 +45,13 @@ def make_trainer(
     hooks: Hooks | None = None,
     n: int = 96,
     amp_dtype: torch.dtype | None = None,
+    options: GanOptions | None = None,
 ) -> Trainer:
     random = RunRandom(seed, CPU)
     g, d = build_generator(model, shape), build_discriminator(model, shape)
-    system = GanSystem(g, d, get_loss(cfg.loss), cfg, CPU, random.noise, amp_dtype)
+    system = GanSystem(
+        g, d, get_loss(cfg.loss), cfg, CPU, random.noise, amp_dtype, options=options or GanOptions()
+    )
     data_gen = torch.Generator().manual_seed(123)
     if shape.kind == "images":
         data = torch.randint(
@@ -309,10 +312,11 @@ def test_top_k_training_changes_the_run_and_resumes_bitwise_mid_decay(tmp_path):
     """Top-k training (a fraction falling from 1 to 0.5 over 10 steps) trains other weights
     than the plain run, and a run interrupted mid-decay resumes to the uninterrupted bits."""
     shape, model = small_setup()
-    cfg = TrainConfig(steps=8, batch_size=8, log_every=2, checkpoint_every=2, top_k=0.5, top_k_end=10)
-    straight = make_trainer(shape, model, cfg)
+    cfg = TrainConfig(steps=8, batch_size=8, log_every=2, checkpoint_every=2)
+    top = GanOptions(top_k=0.5, top_k_end=10)
+    straight = make_trainer(shape, model, cfg, options=top)
     straight.fit()
-    plain = make_trainer(shape, model, replace(cfg, top_k=1.0))
+    plain = make_trainer(shape, model, cfg)
     plain.fit()
     assert any(
         not torch.equal(a, b)
@@ -320,7 +324,7 @@ def test_top_k_training_changes_the_run_and_resumes_bitwise_mid_decay(tmp_path):
     )
     ckpt = tmp_path / "ckpt.pt"
     with pytest.raises(SimulatedKillError):
-        make_trainer(shape, model, cfg, checkpoint=ckpt, hooks=Hooks(on_log=kill_at(5))).fit()
-    resumed = make_trainer(shape, model, cfg, checkpoint=ckpt)
+        make_trainer(shape, model, cfg, checkpoint=ckpt, hooks=Hooks(on_log=kill_at(5)), options=top).fit()
+    resumed = make_trainer(shape, model, cfg, checkpoint=ckpt, options=top)
     assert resumed.fit().resumed_from == 4
     assert_same(straight, resumed)

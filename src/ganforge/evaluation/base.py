@@ -60,7 +60,9 @@ class Evaluator(ABC):
     def sharded(self, rank: int, world: int, gather: Gather) -> Evaluator:
         """This evaluator with its feature extraction split across the `world` ranks of a
         data-parallel run (`ganforge.metrics.sharded`): every rank calls it alike, and every
-        rank gets the single-process scores. Itself when there is nothing to split."""
+        rank gets the single-process scores. Itself when there is nothing to split. Used by
+        the scores during training and by the final evaluation (`evaluation.final`); this
+        splits the `extractors` a kind keeps, and a kind that keeps them otherwise overrides it."""
         extractors = getattr(self, "extractors", None)
         if world == 1 or not extractors:
             return self

@@ -6,6 +6,7 @@ KID and precision/recall on the three channels' classifier features side by side
 
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from ganforge.evaluation.base import Evaluator
 from ganforge.evaluation.common import Log, Settings, domain_protocol, load_domain_extractor, real_subset
 from ganforge.metrics.features import DomainExtractor, Features
 from ganforge.metrics.modes import stacked_coverage
+from ganforge.metrics.sharded import Extract, Gather, ShardedExtractor
 from ganforge.metrics.suite import Reference, feature_scores
 
 CLASSIFIER_FILE = "channel_classifier.pt"
@@ -28,7 +30,7 @@ SOURCE_CLASSIFIER_FILE = "classifier.pt"
 CHANNELS = 3  # R, G, B: one digit each
 
 
-def read_channels(extractor: DomainExtractor, images: torch.Tensor) -> tuple[Features, np.ndarray]:
+def read_channels(extractor: Extract, images: torch.Tensor) -> tuple[Features, np.ndarray]:
     """The classifier's features of every channel side by side (N × 3·dim), and the digit it
     reads in each channel (N × 3)."""
     if images.ndim != 4 or images.shape[1] != CHANNELS:
@@ -49,8 +51,17 @@ class StackedEvaluator(Evaluator):
     name = "stacked"
     data_kinds = ()  # chosen by the dataset (its meta names this evaluator), not by its kind
 
-    def __init__(self, ref: Reference, extractor: DomainExtractor, classes: int, settings: Settings) -> None:
+    def __init__(self, ref: Reference, extractor: Extract, classes: int, settings: Settings) -> None:
         self.ref, self.extractor, self.classes, self.settings = ref, extractor, classes, settings
+
+    def sharded(self, rank: int, world: int, gather: Gather) -> StackedEvaluator:
+        """Its one channel classifier split across the ranks, as `Evaluator.sharded` splits
+        the extractors of the other kinds."""
+        if world == 1:
+            return self
+        twin = copy.copy(self)
+        twin.extractor = ShardedExtractor(self.extractor, rank, world, gather)
+        return twin
 
     @staticmethod
     def source_of(ds: PreparedDataset) -> str:

@@ -4,8 +4,8 @@ size they were computed in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,6 @@ import torch
 from torch import nn
 
 from ganforge.core.errors import ConfigError
-from ganforge.core.images import fit_images, to_channels, to_uint8
-from ganforge.sampling import generate
-from ganforge.systems.translation import DIRECTIONS, translate
 from ganforge.trained import TrainedRun, load_trained
 
 SEED_MAX = 2**32 - 1
@@ -68,7 +65,7 @@ class ServedModel:
 
     @property
     def latent_dim(self) -> int:
-        return int(self.trained.variant.model.latent_dim) if self.produces != "translations" else 0
+        return self.trained.kind.latent_dim(self.trained.variant)
 
     @property
     def class_names(self) -> list[str]:
@@ -115,10 +112,9 @@ class ServedModel:
             "scores": self.scores,
         }
 
-    def _net(self, which: str, name: str) -> nn.Module:
-        if which not in self.trained.nets:
-            raise ConfigError(f"{self.name} has no {which!r} generator; it has {', '.join(self.copies)}")
-        return self.trained.nets[which][name]
+    def _nets(self, which: str) -> Mapping[str, nn.Module]:
+        """One saved set of its generators ("ema" or "raw"; the first it has when it lacks `which`)."""
+        return self.trained.nets[which if which in self.trained.nets else self.copies[0]]
 
     def class_index(self, label: int | str | None) -> int | None:
         """A class given by index or name, checked against the model's classes."""
@@ -146,19 +142,17 @@ class ServedModel:
         return truncate(seed_latents(seeds, self.latent_dim), truncation)
 
     def _needs_latents(self) -> None:
-        if self.produces == "translations":
+        if not self.latent_dim:
             raise ConfigError(f"{self.name} translates images: use translate, not generate")
 
     def decode(
         self, z: torch.Tensor, label: int | None = None, which: str = "ema", batch_size: int = 64
     ) -> torch.Tensor:
-        """The generator's output for latents z (uint8 images, or float points), one batch of
-        at most `batch_size` at a time."""
+        """What its generators make from latents z (uint8 images, or float points), as its
+        system decodes them, one batch of at most `batch_size` at a time."""
         self._needs_latents()
-        g = self._net(which if which in self.trained.nets else self.copies[0], "generator")
         labels = torch.full((len(z),), label, dtype=torch.long) if label is not None else None
-        out = generate(g, z, labels, batch_size)  # type: ignore[arg-type]
-        return out if self.produces == "points" else to_uint8(out)
+        return self.trained.kind.decode(self._nets(which), self.trained.spec, z, labels, batch_size)
 
     def stream(
         self,
@@ -178,20 +172,12 @@ class ServedModel:
         self, images: torch.Tensor, direction: str | None = None, which: str = "ema"
     ) -> torch.Tensor:
         """uint8 N×C×H×W images of the source domain → uint8 translations at the model's size."""
-        routes = self.trained.kind.routes(self.trained.variant)
+        routes = self.directions
         if not routes:
             raise ConfigError(f"{self.name} does not translate images: use generate")
-        direction = direction or next(iter(routes))
-        if direction not in routes:
-            raise ConfigError(f"{self.name} translates {', '.join(routes)}, not {direction!r}")
-        src = DIRECTIONS[direction][0]
-        spec = self.trained.spec
-        inputs = to_channels(fit_images(images, int(spec["size"])), int(spec["model_channels"][src]))
-        return translate(
-            self._net(which if which in self.trained.nets else self.copies[0], routes[direction][0]),
-            inputs,
-            inputs.shape[1],
-            mode=self.trained.kind.sampling(self.trained.variant),  # type: ignore[attr-defined]
+        variant = replace(self.trained.variant, name=self.name)
+        return self.trained.kind.translate(
+            self._nets(which), variant, self.trained.spec, images, direction or routes[0]
         )
 
 

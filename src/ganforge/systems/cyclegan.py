@@ -6,7 +6,8 @@ both discriminators, and a pool of past fakes per discriminator."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ from ganforge.systems.kind import Built, RunSetup
 from ganforge.systems.translation import (
     TranslationKind,
     augment,
+    check_jitter,
     cyclegan_generator_loss,
     domains,
     halved_discriminator_loss,
@@ -38,7 +40,31 @@ from ganforge.train.contract import (
     to_channels_last,
 )
 from ganforge.variants import Variant
-from ganforge.variants.system_options import CycleGanOptions
+from ganforge.variants.system_options import SystemOptions
+
+
+@dataclass(frozen=True)
+class CycleGanOptions(SystemOptions):
+    """CycleGAN (Zhu et al.) on unpaired domains: generators a→b and b→a, a discriminator per
+    domain, cycle-consistency weight `cycle_weight` (λ) each way, identity loss
+    `identity_weight`·λ (0 turns it off), and a pool of the last `pool_size` generated images
+    per discriminator. `gan_weight` weighs each generator's adversarial term: ganforge's
+    least-squares generator loss is LSGAN's ½(D(G(x)) − 1)², so 2 gives the paper's
+    (D(G(x)) − 1)² against the same λ. Augmentation as in `Pix2PixOptions`, drawn per domain."""
+
+    train_options: ClassVar[frozenset[str]] = frozenset({"loss", "real_label"})  # one D step per G step
+    kind: Literal["cyclegan"] = "cyclegan"
+    gan_weight: float = 1.0
+    cycle_weight: float = 10.0
+    identity_weight: float = 0.5
+    pool_size: int = 50
+    jitter: float = 0.0
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if min(self.gan_weight, self.cycle_weight, self.identity_weight, self.pool_size) < 0:
+            raise ValueError("gan_weight, cycle_weight, identity_weight and pool_size must be 0 or more")
+        check_jitter(self.jitter)
 
 
 class ImagePool:
@@ -220,6 +246,7 @@ class CycleGanSystem(AdversarialSystem):
 
 class CycleGanKind(TranslationKind):
     name = "cyclegan"
+    options = CycleGanOptions
     data_kinds = ("unpaired", "paired")
 
     def routes(self, variant: Variant) -> dict[str, tuple[str, str | None]]:

@@ -6,7 +6,8 @@ progressive nets (arch progan), the same system at the resolution the schedule h
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -30,7 +31,47 @@ from ganforge.systems.kind import Built, RunSetup
 from ganforge.systems.latent import LatentKind, PairSystem, latent_data, latent_spec
 from ganforge.train.config import TrainConfig
 from ganforge.train.contract import Phase, autocast, d_outputs, frozen, grad_norm, to_channels_last
-from ganforge.variants.system_options import GanOptions
+from ganforge.train.schedule import Growth
+from ganforge.variants.system_options import SYSTEM_TRAIN_OPTIONS, SystemOptions
+
+
+@dataclass(frozen=True)
+class GanOptions(SystemOptions):
+    """One generator and one discriminator. `conditional` feeds the class label to both.
+    `top_k` ν below 1 is top-k training (Sinha et al. 2020): the generator's adversarial loss
+    follows only the fraction of its batch's discriminator outputs that D rates most real, a
+    fraction falling linearly from 1 at step 0 to ν at step `top_k_end` (absolute, as the lr
+    decay; the paper decays it geometrically per epoch). Progressive growing (nets that grow,
+    arch progan): the nets train `growth_stable` steps at 4×4, then each next resolution fades
+    in over `growth_fade` steps and trains `growth_stable` more (0: no growth, the nets train
+    at their full size); `drift` ε adds ε·D(x)² on the real images to the discriminator's loss
+    (ProGAN's drift term)."""
+
+    train_options: ClassVar[frozenset[str]] = frozenset(SYSTEM_TRAIN_OPTIONS)
+    augments: ClassVar[bool] = True
+    adapts: ClassVar[bool] = True
+    paired_losses: ClassVar[bool] = True
+    kind: Literal["gan"] = "gan"
+    conditional: bool = False
+    top_k: float = 1.0
+    top_k_end: int = 0
+    growth_stable: int = 0
+    growth_fade: int = 0
+    drift: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.top_k <= 1.0 or self.top_k_end < 0:
+            raise ValueError(
+                f"top_k must be in (0, 1] and top_k_end 0 or more, got {self.top_k} and {self.top_k_end}"
+            )
+        if self.growth_stable < 0 or self.growth_fade < 0 or self.drift < 0:
+            raise ValueError("growth_stable, growth_fade and drift must be 0 or more")
+        if self.growth_fade and not self.growth_stable:
+            raise ValueError("growth_fade needs growth_stable > 0 (the steps at each resolution)")
+
+    def check_train(self, train: TrainConfig) -> None:
+        if train.compile and self.growth_stable:
+            raise ValueError("compile cannot run with growth: each fade-in weight would recompile the nets")
 
 
 class GanSystem(PairSystem):
@@ -48,8 +89,11 @@ class GanSystem(PairSystem):
         noise: torch.Generator,
         amp_dtype: torch.dtype | None = None,
         augment: AugmentConfig | None = None,
+        options: GanOptions = GanOptions(),
     ) -> None:
         super().__init__(generator.to(device), discriminator.to(device), cfg, device, noise, amp_dtype)
+        self.options = options
+        self.growth = Growth(options.growth_stable, options.growth_fade)
         self.loss = loss
         self.probabilities = loss.probabilities
         self.history = (
@@ -148,9 +192,9 @@ class GanSystem(PairSystem):
                 penalties = self.penalties(x, real_logits, fake_in, fake_logits)
                 loss = loss + self.penalty_loss(penalties, 1.0)
                 out.update({k: v.detach() for k, v in penalties.items()})
-            if self.cfg.drift:  # ProGAN's drift term keeps the critic's scores near 0
+            if self.options.drift:  # ProGAN's drift term keeps the critic's scores near 0
                 drift = real_logits.pow(2).mean()
-                loss = loss + self.cfg.drift * drift
+                loss = loss + self.options.drift * drift
                 out["drift"] = drift.detach()
             if self.cfg.gradient_penalty:
                 gp = gradient_penalty(lambda v: self.d(v, labels), x, fake, self.noise, self.shard)
@@ -205,7 +249,7 @@ class GanSystem(PairSystem):
         """The fraction of generated samples G's adversarial loss follows at step `at` (top-k
         training, Sinha et al. 2020): 1 at the start, falling linearly to `top_k` by step
         `top_k_end`, then staying there."""
-        done, cfg = at - 1, self.cfg
+        done, cfg = at - 1, self.options
         if cfg.top_k >= 1.0 or done >= cfg.top_k_end:
             return cfg.top_k
         return 1.0 - (1.0 - cfg.top_k) * done / cfg.top_k_end
@@ -265,6 +309,7 @@ class ProgressiveGanSystem(GanSystem):
 
 class GanKind(LatentKind):
     name = "gan"
+    options = GanOptions
 
     def build(self, setup: RunSetup) -> Built:
         variant, data, placement = setup.variant, setup.data, setup.placement
@@ -290,13 +335,21 @@ class GanKind(LatentKind):
                 f"variant {variant.name}: augment: augmentation is for images, {data.name!r} holds points"
             )
         loss = get_loss(cfg.loss)
-        if loss.pairs and cfg.top_k < 1.0:
+        if loss.pairs and options.top_k < 1.0:
             raise ConfigError(
                 f"variant {variant.name}: top_k cannot select among pairs of the {loss.name} loss"
             )
         system_class = ProgressiveGanSystem if all(grows) else GanSystem
         system = system_class(
-            g, d, loss, cfg, placement.device, setup.random.noise, placement.amp_dtype, variant.augment
+            g,
+            d,
+            loss,
+            cfg,
+            placement.device,
+            setup.random.noise,
+            placement.amp_dtype,
+            variant.augment,
+            options,
         )
         sampler = BatchSampler(
             {"x": tensors.x, "labels": tensors.labels},

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
 from ganforge.core.batches import BatchSampler
@@ -21,6 +22,7 @@ from ganforge.data.prepared import PreparedDataset
 from ganforge.sampling import EVAL_SEED, SampleConfig
 from ganforge.train.contract import AdversarialSystem
 from ganforge.variants import Variant
+from ganforge.variants.system_options import SystemOptions
 
 Nets = Mapping[str, nn.Module]
 
@@ -58,6 +60,8 @@ class RunContext:
 
 class SystemKind(ABC):
     name: ClassVar[str]
+    options: ClassVar[type[SystemOptions]]
+    """Its options dataclass (the variant's `system:` block), defined in its own module."""
     data_kinds: ClassVar[tuple[str, ...]]
     """Which kinds of prepared dataset it trains on."""
 
@@ -72,6 +76,29 @@ class SystemKind(ABC):
     def produces(self, spec: Mapping[str, Any]) -> str:
         """What its generators make, for the tools that use a trained model: "images" or
         "points" (from latents, `generator` the net), or "translations" (see `routes`)."""
+
+    def latent_dim(self, variant: Variant) -> int:
+        """The size of the latent its generators decode (0: it translates images instead)."""
+        return 0
+
+    def decode(
+        self,
+        nets: Nets,
+        spec: Mapping[str, Any],
+        z: torch.Tensor,
+        labels: torch.Tensor | None,
+        batch_size: int,
+    ) -> torch.Tensor:
+        """What one saved set of its generators makes from latents `z` (and class `labels`),
+        as the tools serve it: uint8 images or float points, one batch of `batch_size` at a time."""
+        raise ConfigError(f"a {self.name} system translates images: use translate, not generate")
+
+    def translate(
+        self, nets: Nets, variant: Variant, spec: Mapping[str, Any], images: torch.Tensor, direction: str
+    ) -> torch.Tensor:
+        """uint8 images of `direction`'s source domain, translated by one saved set of its
+        generators into uint8 images at the run's size (`routes` names the directions)."""
+        raise ConfigError(f"a {self.name} system does not translate images: use generate")
 
     def routes(self, variant: Variant) -> dict[str, tuple[str, str | None]]:
         """For each direction it translates ("a2b", "b2a"), the generator that does it and the

@@ -144,6 +144,20 @@ class LatentKind(SystemKind):
     def generators(self, variant: Variant, spec: Mapping[str, Any]) -> dict[str, nn.Module]:
         return {"generator": build_generator(variant.model, DataShape(**spec["shape"]))}
 
+    def latent_dim(self, variant: Variant) -> int:
+        return int(variant.model.latent_dim)
+
+    def decode(
+        self,
+        nets: Nets,
+        spec: Mapping[str, Any],
+        z: torch.Tensor,
+        labels: torch.Tensor | None,
+        batch_size: int,
+    ) -> torch.Tensor:
+        out = generate(nets["generator"], z, labels, batch_size)  # type: ignore[arg-type]
+        return out if self.produces(spec) == "points" else to_uint8(out)
+
     def draw(
         self, nets: Mapping[str, Nets], run: RunContext, cfg: SampleConfig, seed: int, stream: int = EVAL_SEED
     ) -> dict[str, Any]:

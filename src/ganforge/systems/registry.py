@@ -10,10 +10,15 @@ from ganforge.systems.gan import GanKind
 from ganforge.systems.kind import SystemKind
 from ganforge.systems.pix2pix import Pix2PixKind
 from ganforge.systems.semi_supervised import SemiSupervisedKind
+from ganforge.variants.system_options import OptionsTable
 
 SYSTEMS: Mapping[str, SystemKind] = {
     kind.name: kind for kind in (GanKind(), SemiSupervisedKind(), Pix2PixKind(), CycleGanKind())
 }
+
+SYSTEM_OPTIONS: OptionsTable = {name: kind.options for name, kind in SYSTEMS.items()}
+"""Each kind's options dataclass, derived from the kinds: what a variant's `system:` block
+is read as (`ganforge.variants.resolve_variant`, `variant_from_json`)."""
 
 
 def get_system(name: str) -> SystemKind:

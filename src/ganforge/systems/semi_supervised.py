@@ -7,7 +7,8 @@ network trained as a plain classifier on the same labels."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +23,25 @@ from ganforge.systems.kind import Built, RunSetup
 from ganforge.systems.latent import LatentKind, PairSystem, latent_data, latent_spec
 from ganforge.train.config import TrainConfig
 from ganforge.train.contract import autocast, d_outputs, frozen, grad_norm, make_optimizer, to_channels_last
-from ganforge.variants.system_options import SemiSupervisedOptions
+from ganforge.variants.system_options import SystemOptions
+
+
+@dataclass(frozen=True)
+class SemiSupervisedOptions(SystemOptions):
+    """The semi-supervised GAN: the discriminator becomes a K-class classifier trained on
+    `labelled` labels (balanced over classes); `test_fraction` of the dataset is held out to
+    measure its error, and the same network trained as a plain classifier on the same labels
+    for `baseline_steps` is the baseline."""
+
+    train_options: ClassVar[frozenset[str]] = frozenset({"d_steps"})  # its own loss, G by feature matching
+    kind: Literal["semi_supervised"] = "semi_supervised"
+    labelled: int = 100
+    test_fraction: float = 0.2
+    baseline_steps: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.labelled < 1 or self.baseline_steps < 1 or not 0.0 < self.test_fraction < 1.0:
+            raise ValueError("labelled and baseline_steps must be positive, test_fraction in (0, 1)")
 
 
 def semi_supervised_split(
@@ -131,6 +150,7 @@ class SemiSupervisedSystem(PairSystem):
 
 class SemiSupervisedKind(LatentKind):
     name = "semi_supervised"
+    options = SemiSupervisedOptions
     data_kinds = ("images",)
 
     def build(self, setup: RunSetup) -> Built:

@@ -33,6 +33,12 @@ DIRECTIONS = {"a2b": ("a", "b"), "b2a": ("b", "a")}
 VALIDATION_SPLIT_SEED = 9_000_011  # which training examples a run keeps aside to score on
 
 
+def check_jitter(jitter: float) -> None:
+    """A translation system's `jitter` (the enlargement before a random crop) is a fraction."""
+    if not 0.0 <= jitter <= 1.0:
+        raise ValueError(f"jitter must be between 0 and 1, got {jitter}")
+
+
 @dataclass
 class Domain:
     """One domain's images at the training size (uint8), its held-out mask (the test part)
@@ -166,6 +172,16 @@ class TranslationKind(SystemKind):
         """The mode its generators translate in (see `translate`): eval unless the variant's
         system options say otherwise."""
         return str(getattr(variant.system, "sampling", "eval"))
+
+    def translate(
+        self, nets: Nets, variant: Variant, spec: Mapping[str, Any], images: torch.Tensor, direction: str
+    ) -> torch.Tensor:
+        routes = self.routes(variant)
+        if direction not in routes:
+            raise ConfigError(f"{variant.name} translates {', '.join(routes)}, not {direction!r}")
+        src = DIRECTIONS[direction][0]
+        inputs = to_channels(fit_images(images, int(spec["size"])), int(spec["model_channels"][src]))
+        return translate(nets[routes[direction][0]], inputs, inputs.shape[1], mode=self.sampling(variant))
 
     def _heldout(
         self, run: RunContext, side: str, size: int, part: str = "test"

@@ -53,14 +53,8 @@ class TrainConfig:
     `lr_decay_end` (absolute steps, so raising `steps` later continues the same schedule).
     `compile` runs the nets through `torch.compile` (inductor); its fused kernels round
     differently, so it is part of what a run computes (not an execution option).
-    Progressive growing (nets that grow, arch progan): the nets train `growth_stable` steps
-    at 4×4, then each next resolution fades in over `growth_fade` steps and trains
-    `growth_stable` more (0: no growth, the nets train at their full size); `drift` ε adds
-    ε·D(x)² on the real images to the discriminator's loss (ProGAN's drift term).
-    `top_k` ν below 1 is top-k training (Sinha et al. 2020, `gan` systems): the generator's
-    adversarial loss follows only the fraction of its batch's discriminator outputs that D
-    rates most real, a fraction falling linearly from 1 at step 0 to ν at step `top_k_end`
-    (absolute, as the lr decay; the paper decays it geometrically per epoch).
+    Options that one kind of system alone reads (top-k training, progressive growing) are in
+    that kind's options (`ganforge.systems.gan.GanOptions`), not here.
     `r1_gamma` γ₁ and `r2_gamma` γ₂ add (γ/2)·E||∇D||² on the real images (R1) and on the
     generated ones (R2) to D's loss (`gan` systems; taken at the images D sees, augmented when
     augmentation is on); with `reg_every` N above 1 they are lazy: a separate D update every N
@@ -102,11 +96,6 @@ class TrainConfig:
     lr_decay_start: int = 0
     lr_decay_end: int = 0
     compile: bool = False
-    growth_stable: int = 0
-    growth_fade: int = 0
-    drift: float = 0.0
-    top_k: float = 1.0
-    top_k_end: int = 0
     r1_gamma: float = 0.0
     r2_gamma: float = 0.0
     reg_every: int = 1
@@ -121,12 +110,6 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.grid_every < 0 or self.ema_start < 0 or self.ema_standing_batches < 0 or self.threads < 0:
             raise ValueError("grid_every, ema_start, ema_standing_batches and threads must be 0 or more")
-        if self.growth_stable < 0 or self.growth_fade < 0 or self.drift < 0:
-            raise ValueError("growth_stable, growth_fade and drift must be 0 or more")
-        if not 0.0 < self.top_k <= 1.0 or self.top_k_end < 0:
-            raise ValueError(
-                f"top_k must be in (0, 1] and top_k_end 0 or more, got {self.top_k} and {self.top_k_end}"
-            )
         if self.r1_gamma < 0 or self.r2_gamma < 0:
             raise ValueError(
                 f"r1_gamma and r2_gamma must be 0 or more, got {self.r1_gamma} and {self.r2_gamma}"
@@ -155,10 +138,6 @@ class TrainConfig:
             raise ValueError(
                 "compile cannot run with r1_gamma or r2_gamma: torch.compile has no double backward"
             )
-        if self.compile and self.growth_stable:
-            raise ValueError("compile cannot run with growth: each fade-in weight would recompile the nets")
-        if self.growth_fade and not self.growth_stable:
-            raise ValueError("growth_fade needs growth_stable > 0 (the steps at each resolution)")
         for name in ("lr", "lr_g", "lr_d"):
             value = getattr(self, name)
             if value is not None and value <= 0:

@@ -18,6 +18,7 @@ from torch import nn
 from ganforge.core.batches import Batch, BatchSampler
 from ganforge.core.sharding import Shard, no_sync
 from ganforge.train.config import TrainConfig
+from ganforge.train.schedule import Growth
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class AdversarialSystem(ABC):
     """Whether the logged d_real / d_fake are probabilities (for the failure-mode flags)."""
     shard: Shard = Shard()
     """This process's slice of every global draw (noise, augmentation) under data parallelism."""
+    growth: Growth = Growth()
+    """How its progressive nets grow, from its own options (none by default); the trainer
+    grows them, and their EMA copies, as `ganforge.train.schedule` says."""
     _plain: dict[str, nn.Module] | None = None
 
     @abstractmethod

@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ganforge.core.config import from_dict
-from ganforge.core.errors import ConfigError
+from ganforge.core.errors import ConfigError, GanforgeError
 from ganforge.core.sharding import Shard
 from ganforge.nets.base import GrowingNet
 
@@ -115,6 +116,22 @@ def launch_command(cfg: DistributedConfig, module_args: list[str]) -> list[str]:
             f"--rdzv-id={cfg.rdzv_id}",
         ]
     return [*cmd, "-m", *module_args]
+
+
+class DistributedRunError(GanforgeError):
+    """The workers of a distributed run did not all finish."""
+
+
+def relaunch(cfg: DistributedConfig, module_args: list[str], cwd: str | os.PathLike[str], what: str) -> None:
+    """Run `python -m <module_args>` again, in `cwd`, as this node's workers of a
+    `cfg.world_size`-process run through torch.distributed.run (`launch_command`), and wait
+    for them; DistributedRunError, naming `what`, when one of them failed (their errors are
+    on stderr already)."""
+    code = subprocess.run(launch_command(cfg, module_args), cwd=cwd, check=False).returncode
+    if code != 0:
+        raise DistributedRunError(
+            f"{what} failed (exit {code}) on {cfg.world_size} processes: the workers' errors are above"
+        )
 
 
 def launched() -> bool:

@@ -140,7 +140,7 @@ class Trainer:
             raise ConfigError(
                 f"the growing nets of a run must hold the same resolutions, got {sorted(levels)}"
             )
-        self.schedule = Schedule.from_config(cfg, levels.pop() if levels else 1)
+        self.schedule = Schedule.from_config(cfg, levels.pop() if levels else 1, system.growth)
         self.schedule.attach(system.optimizers)
         self.history: list[dict[str, float]] = []
         self.warnings: list[dict[str, Any]] = []

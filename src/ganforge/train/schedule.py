@@ -27,6 +27,16 @@ def growing_nets(modules: Iterable[nn.Module]) -> list[GrowingNet]:
 
 
 @dataclass(frozen=True)
+class Growth:
+    """How a system's progressive nets grow (its own options say; `AdversarialSystem.growth`):
+    `stable` steps at each resolution, the next one faded in over `fade` steps (0 and 0: the
+    nets train at their full size)."""
+
+    stable: int = 0
+    fade: int = 0
+
+
+@dataclass(frozen=True)
 class Schedule:
     kind: str = "constant"
     decay_start: int = 0
@@ -36,10 +46,10 @@ class Schedule:
     growth_fade: int = 0
 
     @classmethod
-    def from_config(cls, cfg: TrainConfig, levels: int = 1) -> Schedule:
-        """The schedule of `cfg` for nets that hold `levels` resolutions (1: nets that do not
-        grow, which refuse a growth schedule)."""
-        if cfg.growth_stable and levels <= 1:
+    def from_config(cls, cfg: TrainConfig, levels: int = 1, growth: Growth = Growth()) -> Schedule:
+        """The learning-rate schedule of `cfg`, and `growth` for nets that hold `levels`
+        resolutions (1: nets that do not grow, which refuse a growth schedule)."""
+        if growth.stable and levels <= 1:
             raise ConfigError(
                 "growth_stable/growth_fade grow progressive nets (arch progan, larger than 4×4): "
                 "this variant's nets do not grow"
@@ -49,9 +59,9 @@ class Schedule:
             if cfg.lr_schedule == "constant"
             else cls(cfg.lr_schedule, cfg.lr_decay_start, cfg.lr_decay_end)
         )
-        if not cfg.growth_stable:
+        if not growth.stable:
             return lr
-        return replace(lr, growth_levels=levels, growth_stable=cfg.growth_stable, growth_fade=cfg.growth_fade)
+        return replace(lr, growth_levels=levels, growth_stable=growth.stable, growth_fade=growth.fade)
 
     @property
     def grows(self) -> bool:

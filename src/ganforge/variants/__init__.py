@@ -1,7 +1,8 @@
 """A variant is configuration: a dataset, a system (with its options), two networks and
 training overrides. This module resolves a variant's params (plus the global `train:` block
 it inherits) into typed configs, and reads and writes the resolved form that the training
-stage depends on. It imports no torch, so resolving is cheap."""
+stage depends on. It imports no torch; the options of each kind of system come from the table
+the systems registry derives (`ganforge.systems.registry.SYSTEM_OPTIONS`), passed in."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from ganforge.core.config import from_dict
 from ganforge.core.errors import ConfigError
 from ganforge.nets.config import ModelConfig
 from ganforge.train.config import SCHEDULE_ONLY, TrainConfig
-from ganforge.variants.system_options import PAIRED_LOSSES, SYSTEM_TRAIN_OPTIONS, SystemOptions, parse_system
+from ganforge.variants.system_options import (
+    PAIRED_LOSSES,
+    SYSTEM_TRAIN_OPTIONS,
+    OptionsTable,
+    SystemOptions,
+    parse_system,
+)
 
 
 @dataclass(frozen=True)
@@ -84,13 +91,20 @@ def resolve_variant(
     profile: str = "",
     experiment: str = "ganforge",
     live: bool = False,
+    *,
+    table: OptionsTable,
 ) -> Variant:
-    """The typed variant: its spec validated, `train_defaults` overridden by its own `train:`."""
+    """The typed variant: its spec validated, `train_defaults` overridden by its own `train:`,
+    its `system:` block read as the options `table` gives its kind."""
     where = f"variants.{name}"
     parsed = parse_spec(name, spec)
     from_dict(TrainConfig, train_defaults, "train")  # a bad global value is reported as such
-    system = parse_system(parsed.system, f"{where}.system")
+    system = parse_system(parsed.system, f"{where}.system", table)
     train = from_dict(TrainConfig, {**train_defaults, **parsed.train}, f"{where}.train")
+    try:
+        system.check_train(train)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     check_train_options(system, train, f"{where}.train", keys=list(parsed.train))
     if train.loss in PAIRED_LOSSES and not system.paired_losses:
         raise ConfigError(f"{where}.train: a {system.kind} system cannot train with loss {train.loss}")
@@ -141,15 +155,15 @@ def check_train_options(
         raise ConfigError(f"{where}: a {system.kind} system does not use {names}: remove it")
 
 
-def variant_from_json(data: Mapping[str, Any], where: str) -> Variant:
-    """A variant read back from its resolved JSON."""
+def variant_from_json(data: Mapping[str, Any], where: str, *, table: OptionsTable) -> Variant:
+    """A variant read back from its resolved JSON (its system's options from `table`)."""
     data = dict(data)
     return Variant(
         name=data["name"],
         dataset=data["dataset"],
         dataset_sha256=data["dataset_sha256"],
         image_size=data.get("image_size"),
-        system=parse_system(data["system"], f"{where}: system"),
+        system=parse_system(data["system"], f"{where}: system", table),
         model=from_dict(ModelConfig, data["model"], f"{where}: model"),
         train=from_dict(TrainConfig, data["train"], f"{where}: train"),
         augment=from_dict(AugmentConfig, data.get("augment") or {}, f"{where}: augment"),
