@@ -34,7 +34,7 @@ RESUMED = {
 }
 # ProGAN's longer run fades 8×8 in over steps 4-44 and 16×16 over 48-88: a kill after the
 # first checkpoints (every 10 steps) lands mid-fade.
-GROWTH = {"progan_emoji64": ["variants.progan_emoji64.train.growth_fade=40"]}
+GROWTH = {"progan_emoji64": ["variants.progan_emoji64.system.growth_fade=40"]}
 # The latent runs are scored during training (the smoke profile's eval_every, coarser here for
 # the long toy run), so their selection (points, best generators) is resumed as well.
 SCORED = {"gan_ring": ["+variants.gan_ring.train.eval_every=100"]}
