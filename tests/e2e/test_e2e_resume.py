@@ -30,7 +30,6 @@ RESUMED = {
     "cyclegan_mnist2color": 60,
     "progan_emoji64": 100,
     "ada_dcgan_emoji64": 60,
-    "r3gan_emoji64": 60,
 }
 # ProGAN's longer run fades 8×8 in over steps 4-44 and 16×16 over 48-88: a kill after the
 # first checkpoints (every 10 steps) lands mid-fade.
@@ -38,19 +37,18 @@ GROWTH = {"progan_emoji64": ["variants.progan_emoji64.system.growth_fade=40"]}
 # The latent runs are scored during training (the smoke profile's eval_every, coarser here for
 # the long toy run), so their selection (points, best generators) is resumed as well.
 SCORED = {"gan_ring": ["+variants.gan_ring.train.eval_every=100"]}
-# Not in the smoke profile: ADA (its augmentation probability p, updated every 4 steps, is
-# training state) and lazy R1/R2 (a separate D update every 4 steps), on narrow nets.
+# Not in the smoke profile: one run with both kinds of interval state, on narrow nets: ADA (its
+# augmentation probability p, updated every 4 steps) and lazy R1 (a separate D update every 4
+# steps, offset from ADA's by the kill landing anywhere).
 ADDED = {
-    variant: [
-        f"+run.variants.{variant}=emoji64",
-        f"variants.{variant}.model.generator.width=8",
-        f"variants.{variant}.model.discriminator.width=8",
-        *extra,
+    "ada_dcgan_emoji64": [
+        "+run.variants.ada_dcgan_emoji64=emoji64",
+        "variants.ada_dcgan_emoji64.model.generator.width=8",
+        "variants.ada_dcgan_emoji64.model.discriminator.width=8",
+        "+variants.ada_dcgan_emoji64.augment.ada_kimg=0.5",
+        "+variants.ada_dcgan_emoji64.train.r1_gamma=1.0",
+        "+variants.ada_dcgan_emoji64.train.reg_every=4",
     ]
-    for variant, extra in (
-        ("ada_dcgan_emoji64", ["+variants.ada_dcgan_emoji64.augment.ada_kimg=0.5"]),
-        ("r3gan_emoji64", ["+variants.r3gan_emoji64.train.reg_every=4"]),
-    )
 }
 
 
@@ -84,8 +82,8 @@ def test_training_killed_mid_run_resumes_through_dvc_repro(longer_runs, variant,
     """Killed at a random moment (SIGKILL to the whole `dvc repro`), `dvc repro` resumes
     from the working checkpoint and ends with bitwise the generators of a run never
     interrupted: a GAN, pix2pix (dropout noise), CycleGAN (pools, two samplers), ProGAN
-    mid-fade (growth state, moments reset at the next resolution), ADA (its augmentation
-    probability), lazy R1/R2 (a phase every 4 steps), and the GAN on two
+    mid-fade (growth state, moments reset at the next resolution), ADA with lazy R1 (its
+    augmentation probability, and a phase every 4 steps), and the GAN on two
     processes (whose workers die with their launcher). Every run is scored during training
     (the translation runs on the pairs they keep aside): their best generators (best.pt)
     resume to the same bits too."""
