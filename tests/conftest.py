@@ -1,11 +1,30 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ganforge.data.fetch import SourceContext
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `pytest -n N` each worker, and every process it launches (the DVC stages of the
+    end-to-end tests), computes on cores // N threads. torch's default, every core per process,
+    oversubscribes the machine: two 2-thread processes side by side on 2 cores each took 5x as
+    long as on one thread each (small conv nets, spinning OpenMP threads waiting on each other).
+    A thread count the user set wins. Scores do not depend on it beyond a seed's spread
+    (tests/smoke_expectation.py measures that), and no test compares bits across processes
+    that could disagree on it: they all inherit this setting."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers < 2 or "OMP_NUM_THREADS" in os.environ:
+        return
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads
+    import torch
+
+    torch.set_num_threads(int(threads))
 
 
 @pytest.fixture
