@@ -12,8 +12,8 @@ from ganforge.data.fetch import SourceContext
 def pytest_configure(config: pytest.Config) -> None:
     """Under `pytest -n N` each worker, and every process it launches (the DVC stages of the
     end-to-end tests), computes on cores // N threads. torch's default, every core per process,
-    oversubscribes the machine: two 2-thread processes side by side on 2 cores each took 5x as
-    long as on one thread each (small conv nets, spinning OpenMP threads waiting on each other).
+    oversubscribes the machine: OpenMP threads spin waiting for cores that other processes hold
+    (benchmarks/thread_oversubscription.py measures what that costs: several times the time).
     A thread count the user set wins. Scores do not depend on it beyond a seed's spread
     (tests/smoke_expectation.py measures that), and no test compares bits across processes
     that could disagree on it: they all inherit this setting."""
