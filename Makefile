@@ -28,8 +28,8 @@ test: setup
 	pytest -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 lint: setup
-	ruff check src pipeline tests benchmarks docs/hooks
-	ruff format --check src pipeline tests benchmarks docs/hooks
+	ruff check src pipeline tests benchmarks scripts docs/hooks
+	ruff format --check src pipeline tests benchmarks scripts docs/hooks
 	python -m pipeline deps --check
 
 ## Build the documentation site (docs/, mkdocs.yml) into site/; --strict fails on any warning
