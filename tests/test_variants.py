@@ -251,7 +251,7 @@ def test_the_options_table_is_derived_from_the_systems():
         assert kind.options().kind == name
 
 
-@pytest.mark.parametrize("profile", ["smoke", "quick", "bench", "full"])
+@pytest.mark.parametrize("profile", ["smoke", "quick", "bench", "fewshot", "full"])
 def test_every_variant_of_every_profile_resolves(profile):
     """A profile's settings (its `train:` block, each variant's overrides) pass the checks the
     configure stage makes, before anyone runs it: e.g. eval_every a multiple of log_every."""
