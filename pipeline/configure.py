@@ -17,8 +17,9 @@ from ganforge.core.io import atomic_dir, write_json
 from ganforge.layout import CONFIG_DIR, PREPARED_DIR
 from ganforge.systems.registry import SYSTEM_OPTIONS
 from ganforge.train.config import TrainConfig
+from ganforge.train.distributed import distributed_config
 from ganforge.variants import Variant, parse_spec, resolve_variant, shadowed_overrides, unread_options
-from pipeline.params import CONF_DIR, entry, load_params, section
+from pipeline.params import CONF_DIR, entry, load_params, run_seeds, section
 
 
 def dataset_checksum(root: Path, dataset: str, where: str) -> str:
@@ -80,6 +81,31 @@ def shadow_notes(params: dict[str, Any], names: list[str], root: Path) -> list[s
     return notes
 
 
+FORKED = (
+    "each would take every core, its bits would depend on their number, and a process forked "
+    "from one that computed on several threads can hang"
+)
+
+
+def side_by_side(params: dict[str, Any]) -> int:
+    """How many seeds the train and evaluate stages run side by side, one forked process each."""
+    options = distributed_config(params)
+    return options.seed_processes if options.world_size == 1 and len(run_seeds(params)) > 1 else 1
+
+
+def check_side_by_side(params: dict[str, Any], variants: list[Variant]) -> None:
+    """Seeds side by side need a fixed thread count for training and for scoring."""
+    processes = side_by_side(params)
+    if processes == 1:
+        return
+    where = f"distributed.seed_processes is {processes}"
+    if not int((params.get("evaluation") or {}).get("threads", 0)):
+        raise ConfigError(f"{where}: set evaluation.threads (the seeds' scoring processes: {FORKED})")
+    for variant in variants:
+        if not variant.train.threads:
+            raise ConfigError(f"{where}: set train.threads for {variant.name} (its seeds' runs: {FORKED})")
+
+
 def configure(root: Path) -> list[str]:
     """Write the resolved configuration of every variant of the profile; one line each."""
     params = load_params(root)
@@ -88,9 +114,10 @@ def configure(root: Path) -> list[str]:
         raise ConfigError("params.yaml: run.variants is empty: the profile trains nothing")
     lines = []
     global_train = from_dict(TrainConfig, section(params, "train"), "train")
+    variants = [resolve(params, name, root) for name in names]
+    check_side_by_side(params, variants)
     with atomic_dir(root / CONFIG_DIR) as folder:
-        for name in names:
-            variant = resolve(params, name, root)
+        for name, variant in zip(names, variants, strict=True):
             write_json(folder / f"{name}.json", variant.to_json())
             t = variant.train
             lines += [

@@ -153,6 +153,31 @@ def test_configure_writes_every_variant_and_reads_it_back(root, params):
     assert back.fingerprint_source(1)["seed"] == 1 and "steps" not in back.fingerprint_source(1)["train"]
 
 
+def test_seeds_side_by_side_need_fixed_thread_counts(root, params):
+    """With distributed.seed_processes above 1 the train and evaluate stages fork a process per
+    seed: a run or a scoring on every core (threads 0) is refused before anything is written
+    (the evaluate stage hung there: forked from a process that had computed on 2 threads)."""
+    params = copy.deepcopy(params)
+    params["run"].update(variants={"gan_ring": "ring"}, seeds=[0, 1])
+    params["distributed"] = {**(params.get("distributed") or {}), "seed_processes": 2}
+    params["evaluation"]["threads"] = 0
+
+    def refused(pattern: str) -> None:
+        (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        with pytest.raises(ConfigError, match=pattern):
+            configure(root)
+        assert not (root / "data/configs").exists()
+
+    refused(r"^distributed.seed_processes is 2: set evaluation.threads \(the seeds' scoring processes: ")
+    params["evaluation"]["threads"] = 1
+    params["variants"]["gan_ring"].setdefault("train", {})["threads"] = 0
+    params["train"]["threads"] = 0
+    refused(r"^distributed.seed_processes is 2: set train.threads for gan_ring \(its seeds' runs: ")
+    params["run"]["seeds"] = [0]  # one seed: nothing runs side by side
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert configure(root)[0].startswith("configured gan_ring")
+
+
 def test_a_global_override_a_variant_hides_is_named(params):
     params = copy.deepcopy(params)
     params["train"]["lr"] = 0.0001
