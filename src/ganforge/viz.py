@@ -216,7 +216,7 @@ def save_translation_rows(panels: list[tuple[str, dict[str, torch.Tensor]]], pat
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(width * len(panels), max(g.shape[0] for g in grids) / 60 + 0.9),
+        figsize=(max(width * len(panels), 0.075 * len(title)), max(g.shape[0] for g in grids) / 60 + 0.9),
         dpi=100,
         squeeze=False,
     )
